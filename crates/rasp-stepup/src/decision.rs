@@ -1,0 +1,181 @@
+//! What the layer decided about a request.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+use crate::policy::Sensitivity;
+
+/// The outcome of evaluating a request. Non-allow decisions are inserted into
+/// the response extensions (in monitor mode wrapped in [`Monitored`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// The request passes.
+    Allow,
+    /// A second factor is needed: 401 with an RFC 9470 challenge.
+    StepUp(Challenge),
+    /// The request is refused (401 `invalid_token`, 403, 429, 503...).
+    Reject(Rejection),
+}
+
+impl Decision {
+    /// The status the decision answers with (200 placeholder for `Allow`).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Allow => StatusCode::OK,
+            Self::StepUp(_) => StatusCode::UNAUTHORIZED,
+            Self::Reject(r) => r.kind.status(),
+        }
+    }
+
+    /// A short name for logs: `allow`, `step_up` or the rejection kind.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::StepUp(_) => "step_up",
+            Self::Reject(r) => r.kind.as_str(),
+        }
+    }
+}
+
+/// The would-be decision of a request that passed in monitor mode.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Monitored(pub Decision);
+
+/// An RFC 9470 step-up challenge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Challenge {
+    /// The challenge id to send to the verify route.
+    pub id: String,
+    /// The sensitivity whose requirement was not met.
+    pub sensitivity: Sensitivity,
+    /// Acceptable `acr` values.
+    pub acr_values: Vec<String>,
+    /// Required freshness, in seconds.
+    pub max_age: u64,
+    /// Seconds until the challenge expires.
+    pub expires_in: u64,
+    /// Where to complete it.
+    pub verify_uri: String,
+    /// Factors that can complete it (`"totp"`).
+    pub methods: Vec<String>,
+}
+
+/// A refused request. The client sees only the status, a generic body and
+/// an incident id; the kind goes to logs and response extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub(crate) kind: RejectionKind,
+    pub(crate) incident: String,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) description: &'static str,
+}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, incident: String) -> Self {
+        Self {
+            kind,
+            incident,
+            retry_after: None,
+            description: kind.default_description(),
+        }
+    }
+
+    pub(crate) fn retry_after(mut self, d: Duration) -> Self {
+        self.retry_after = Some(d);
+        self
+    }
+
+    pub(crate) fn describe(mut self, description: &'static str) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// What kind of rejection.
+    #[must_use]
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The incident id given to the client, to correlate with logs.
+    #[must_use]
+    pub fn incident_id(&self) -> &str {
+        &self.incident
+    }
+
+    /// The `Retry-After` hint, when the kind has one.
+    #[must_use]
+    pub fn retry_after_hint(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// Missing or invalid credentials (401 `invalid_token`, RFC 6750).
+    InvalidToken,
+    /// An injection attack was detected (403).
+    Injection,
+    /// The request's risk is above the reject threshold (403).
+    Risk,
+    /// The device differs from the session's (403).
+    DeviceDrift,
+    /// Too many requests or attempts (429).
+    RateLimited,
+    /// A store or randomness source failed and the route fails closed (503).
+    Unavailable,
+    /// The layers are assembled wrongly (500), e.g. [`Sensitive`](crate::Sensitive)
+    /// without an outer [`RaspStepUp`](crate::RaspStepUp).
+    Misconfigured,
+}
+
+impl RejectionKind {
+    /// The one kind-to-status table.
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidToken => StatusCode::UNAUTHORIZED,
+            Self::Injection | Self::Risk | Self::DeviceDrift => StatusCode::FORBIDDEN,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The kind's name in logs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidToken => "invalid_token",
+            Self::Injection => "injection",
+            Self::Risk => "risk",
+            Self::DeviceDrift => "device_drift",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Misconfigured => "misconfigured",
+        }
+    }
+
+    fn default_description(self) -> &'static str {
+        match self {
+            Self::InvalidToken => "the access token is missing or invalid",
+            Self::RateLimited => "too many requests",
+            Self::Unavailable => "temporarily unavailable",
+            Self::Misconfigured => "server misconfiguration",
+            _ => "the request was rejected",
+        }
+    }
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,251 @@
+//! Request -> decision: identity, requirement, challenge. Pure of HTTP
+//! responses; the layer turns the result into one with `respond`.
+
+use std::time::Duration;
+
+use crate::clock::{Timestamp, random_id};
+use crate::decision::{Challenge, Decision, Rejection, RejectionKind};
+use crate::identity::{IdentityFuture, device_fingerprint};
+use crate::policy::{FailMode, Policy, PolicyInner, Requirement, Sensitivity};
+use crate::store::{ChallengeRecord, StoreError};
+use crate::token::{Identity, TokenError};
+
+/// `Retry-After` of 503 answers when a store fails closed.
+pub(crate) const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
+
+/// What the outer layer hands to [`evaluate`].
+pub(crate) struct Input {
+    pub(crate) level: Sensitivity,
+    pub(crate) bearer: Option<String>,
+    pub(crate) user_agent: Option<Vec<u8>>,
+    pub(crate) custom: Option<IdentityFuture>,
+}
+
+/// The result of an evaluation.
+pub(crate) struct Evaluation {
+    pub(crate) decision: Decision,
+    pub(crate) identity: Option<Identity>,
+}
+
+/// Per-request context the outer layer leaves for route-site annotations
+/// ([`Sensitive`](crate::Sensitive)) and handlers.
+#[derive(Clone, Debug)]
+pub(crate) struct StepUpContext {
+    pub(crate) policy: Policy,
+    pub(crate) identity: Option<Identity>,
+    pub(crate) level: Sensitivity,
+}
+
+pub(crate) fn incident(policy: &PolicyInner) -> String {
+    random_id(&*policy.random).unwrap_or_else(|_| "unavailable".into())
+}
+
+fn invalid_token(policy: &PolicyInner, e: TokenError) -> Decision {
+    Decision::Reject(
+        Rejection::new(RejectionKind::InvalidToken, incident(policy)).describe(e.description()),
+    )
+}
+
+fn store_failed(policy: &PolicyInner, level: Sensitivity, e: &StoreError) -> Decision {
+    match policy.fail_modes[level.index()] {
+        FailMode::Open => {
+            tracing::warn!(target: "rasp::decision", error = %e, route.sensitivity = level.as_str(), "store failed; failing open");
+            Decision::Allow
+        }
+        FailMode::Closed => {
+            tracing::error!(target: "rasp::decision", error = %e, route.sensitivity = level.as_str(), "store failed; failing closed");
+            Decision::Reject(
+                Rejection::new(RejectionKind::Unavailable, incident(policy))
+                    .retry_after(UNAVAILABLE_RETRY),
+            )
+        }
+    }
+}
+
+/// Verifies a bearer token: signature and claims (cached), device binding of
+/// elevated tokens, revocation.
+pub(crate) async fn verify_bearer(
+    policy: &PolicyInner,
+    token: &str,
+    user_agent: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<Result<Identity, TokenError>, StoreError> {
+    let identity = match policy.tokens.verify(token, now) {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e)),
+    };
+    let d = identity.data();
+    if let Some(bound) = &d.device {
+        let here = device_fingerprint(user_agent);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            bound.as_bytes(),
+            here.as_bytes(),
+        )) {
+            return Ok(Err(TokenError::WrongDevice));
+        }
+    }
+    let revoked = policy
+        .stores
+        .revocation
+        .is_revoked(&d.subject, d.token_id.as_deref(), d.issued_at, now)
+        .await?;
+    if revoked {
+        return Ok(Err(TokenError::Revoked));
+    }
+    Ok(Ok(identity))
+}
+
+/// Whether `identity` meets `req` at `now`.
+pub(crate) fn satisfies(identity: &Identity, req: &Requirement, now: Timestamp) -> bool {
+    if req.acr_values.is_empty() {
+        return true;
+    }
+    let d = identity.data();
+    let Some(acr) = d.acr.as_deref() else {
+        return false;
+    };
+    if !req.acr_values.iter().any(|a| a == acr) {
+        return false;
+    }
+    match (req.max_age, d.auth_time) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(max_age), Some(at)) => now.as_secs().saturating_sub(at) <= max_age.as_secs(),
+    }
+}
+
+/// The outer layer's evaluation.
+pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
+    let p = &*policy.inner;
+    let now = p.clock.now();
+    let req = &p.requirements[input.level.index()];
+    let resolved = resolve_identity(
+        p,
+        input.bearer.as_deref(),
+        input.user_agent.as_deref(),
+        input.custom,
+        now,
+    )
+    .await;
+    let identity = match resolved {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) if req.needs_identity() => {
+            return Evaluation {
+                decision: invalid_token(p, e),
+                identity: None,
+            };
+        }
+        Ok(Err(_)) => None,
+        Err(e) if req.needs_identity() => {
+            return Evaluation {
+                decision: store_failed(p, input.level, &e),
+                identity: None,
+            };
+        }
+        Err(_) => None,
+    };
+    let decision = decide(
+        &policy,
+        identity.as_ref(),
+        input.level,
+        input.user_agent.as_deref(),
+        now,
+    )
+    .await;
+    Evaluation { decision, identity }
+}
+
+pub(crate) async fn resolve_identity(
+    p: &PolicyInner,
+    bearer: Option<&str>,
+    user_agent: Option<&[u8]>,
+    custom: Option<IdentityFuture>,
+    now: Timestamp,
+) -> Result<Result<Option<Identity>, TokenError>, StoreError> {
+    let bearer = match bearer {
+        Some(token) => Some(verify_bearer(p, token, user_agent, now).await?),
+        None => None,
+    };
+    let Some(custom) = custom else {
+        return Ok(bearer.transpose());
+    };
+    let session = match custom.await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(target: "rasp::decision", error = %e, "identity extractor refused the credentials");
+            return Ok(Err(TokenError::Invalid));
+        }
+    };
+    Ok(match (bearer, session) {
+        // An elevated token is bound to the session it was minted for.
+        (Some(Ok(elevated)), session) if elevated.is_elevated() => match session {
+            Some(s) if s.subject() == elevated.subject() && s.session() == elevated.session() => {
+                Ok(Some(elevated))
+            }
+            _ => Err(TokenError::WrongSession),
+        },
+        (Some(Err(e)), _) => Err(e),
+        (_, session) => Ok(session),
+    })
+}
+
+/// Requirement check and challenge creation for an identity at a level.
+pub(crate) async fn decide(
+    policy: &Policy,
+    identity: Option<&Identity>,
+    level: Sensitivity,
+    user_agent: Option<&[u8]>,
+    now: Timestamp,
+) -> Decision {
+    let p = &*policy.inner;
+    let req = &p.requirements[level.index()];
+    if !req.needs_identity() {
+        return Decision::Allow;
+    }
+    let Some(identity) = identity else {
+        return Decision::Reject(
+            Rejection::new(RejectionKind::InvalidToken, incident(p))
+                .describe("the access token is missing"),
+        );
+    };
+    if satisfies(identity, req, now) {
+        return Decision::Allow;
+    }
+    match challenge(p, identity, level, req, user_agent, now).await {
+        Ok(c) => Decision::StepUp(c),
+        Err(e) => store_failed(p, level, &e),
+    }
+}
+
+async fn challenge(
+    p: &PolicyInner,
+    identity: &Identity,
+    level: Sensitivity,
+    req: &Requirement,
+    user_agent: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<Challenge, StoreError> {
+    let id = random_id(&*p.random).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let ttl = p.step_up.challenge_ttl;
+    let max_age = req.max_age.map_or(0, |d| d.as_secs());
+    let record = ChallengeRecord::new(
+        id.clone(),
+        identity.subject().to_owned(),
+        identity.session().to_owned(),
+        device_fingerprint(user_agent),
+        level,
+        req.acr_values.clone(),
+        max_age,
+        now.plus(ttl),
+    );
+    p.stores.challenges.create(record, now).await?;
+    Ok(Challenge {
+        id,
+        sensitivity: level,
+        acr_values: req.acr_values.clone(),
+        max_age,
+        expires_in: ttl.as_secs(),
+        verify_uri: p.step_up.verify_uri.clone(),
+        methods: vec!["totp".to_owned()],
+    })
+}

@@ -1,0 +1,399 @@
+//! The layers: [`RaspStepUp`] (the whole pipeline) and [`Sensitive`] (a
+//! route-site annotation that can only make a route stricter).
+//!
+//! ```
+//! use axum::{Router, routing::{get, post}};
+//! use rasp_stepup::{Policy, RaspStepUp, Sensitive, Sensitivity, TokenConfig};
+//!
+//! let policy = Policy::builder()
+//!     .route("POST", "/transfer", Sensitivity::High)
+//!     .tokens(TokenConfig::ed25519_from_seed([1; 32]).issuer("bank").audience("bank-api"))
+//!     .build()
+//!     .unwrap();
+//! let app: Router = Router::new()
+//!     .route("/account", get(|| async { "ok" }))
+//!     .route("/transfer", post(|| async { "sent" }))
+//!     .route("/payees", post(|| async { "added" }).layer(Sensitive::high()))
+//!     .layer(RaspStepUp::new(policy));
+//! # let _ = app;
+//! ```
+
+mod future;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+pub use future::ResponseFuture;
+use future::{Meta, attach};
+
+use crate::decision::RejectionKind;
+use crate::evaluate::{self, Evaluation, Input, StepUpContext};
+use crate::identity::bearer_token;
+use crate::policy::{ConfigError, Policy, Sensitivity};
+use crate::respond::{log_decision, respond};
+
+/// The layer: extract, decide, respond. Wrap a router, a route or any
+/// `tower::Service`.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RaspStepUp {
+    policy: Policy,
+}
+
+impl RaspStepUp {
+    /// A layer enforcing `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self { policy }
+    }
+}
+
+impl<S> Layer<S> for RaspStepUp {
+    type Service = RaspStepUpService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RaspStepUpService {
+            inner,
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+/// The service [`RaspStepUp`] wraps around the app.
+#[derive(Clone)]
+pub struct RaspStepUpService<S> {
+    inner: S,
+    policy: Policy,
+}
+
+impl<S: fmt::Debug> fmt::Debug for RaspStepUpService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RaspStepUpService")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl<S> RaspStepUpService<S> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+fn matched_path<B>(req: &Request<B>) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    {
+        req.extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map(axum::extract::MatchedPath::as_str)
+    }
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = req;
+        None
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RaspStepUpService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let p = &*self.policy.inner;
+        let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
+        if let Some(probe) = req.extensions().get::<RouteProbe>() {
+            // Only Axum's own match counts: the table's matcher would
+            // "match" a mistyped key against itself.
+            probe.record(matched_path(&req));
+            let mut res = Response::new(ResBody::from(Bytes::new()));
+            *res.status_mut() = http::StatusCode::NO_CONTENT;
+            return ResponseFuture::respond(res);
+        }
+        let bearer = bearer_token(req.headers());
+        if !p.requirements[level.index()].needs_identity()
+            && bearer.is_none()
+            && p.identity.is_none()
+        {
+            // Fast path: a public route without credentials needs no store.
+            let ctx = StepUpContext {
+                policy: self.policy.clone(),
+                identity: None,
+                level,
+            };
+            attach(&mut req, ctx);
+            return ResponseFuture::inner(self.inner.call(req));
+        }
+        let template = template.map(str::to_owned);
+        let bearer = bearer.map(str::to_owned);
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .map(|v| v.as_bytes().to_vec());
+        let (parts, body) = req.into_parts();
+        let custom = p.identity.as_ref().map(|x| x.identify(&parts));
+        let req = Request::from_parts(parts, body);
+        let input = Input {
+            level,
+            bearer,
+            user_agent,
+            custom,
+        };
+        let eval = Box::pin(evaluate::evaluate(self.policy.clone(), input));
+        // The ready service goes into the future; a fresh clone stays here.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let meta = Meta {
+            policy: self.policy.clone(),
+            level,
+            template,
+        };
+        ResponseFuture::deciding(eval, inner, req, meta)
+    }
+}
+
+/// A route-site annotation: requires at least `level` on the routes it wraps.
+///
+/// It reads the identity the outer [`RaspStepUp`] verified, so it must sit
+/// *inside* it (`MethodRouter::layer` or `Router::route_layer` on routes that
+/// the outer layer also covers). Without the outer layer it fails closed
+/// with 500. Strictest wins: it never relaxes the route table.
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct Sensitive {
+    level: Sensitivity,
+}
+
+impl Sensitive {
+    /// Requires `level`.
+    pub fn new(level: Sensitivity) -> Self {
+        Self { level }
+    }
+
+    /// Requires an authenticated caller.
+    pub fn authenticated() -> Self {
+        Self::new(Sensitivity::Authenticated)
+    }
+
+    /// Requires [`Sensitivity::High`].
+    pub fn high() -> Self {
+        Self::new(Sensitivity::High)
+    }
+
+    /// Requires [`Sensitivity::Critical`].
+    pub fn critical() -> Self {
+        Self::new(Sensitivity::Critical)
+    }
+}
+
+impl<S> Layer<S> for Sensitive {
+    type Service = SensitiveService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SensitiveService {
+            inner,
+            level: self.level,
+        }
+    }
+}
+
+/// The service [`Sensitive`] wraps around a route.
+#[derive(Clone, Debug)]
+pub struct SensitiveService<S> {
+    inner: S,
+    level: Sensitivity,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SensitiveService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let Some(ctx) = req.extensions().get::<StepUpContext>().cloned() else {
+            tracing::error!(
+                target: "rasp::decision",
+                "Sensitive annotation without an outer RaspStepUp layer; failing closed"
+            );
+            let decision = crate::decision::Decision::Reject(crate::decision::Rejection::new(
+                RejectionKind::Misconfigured,
+                "misconfigured".into(),
+            ));
+            log_decision(&decision, self.level, None, None, false);
+            return ResponseFuture::respond(respond(decision));
+        };
+        if self.level <= ctx.level {
+            return ResponseFuture::inner(self.inner.call(req));
+        }
+        let level = self.level;
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .map(|v| v.as_bytes().to_vec());
+        let template = matched_path(&req).map(str::to_owned);
+        req.extensions_mut().insert(StepUpContext {
+            level,
+            ..ctx.clone()
+        });
+        let policy = ctx.policy.clone();
+        let eval = Box::pin(async move {
+            let now = ctx.policy.inner.clock.now();
+            let decision = evaluate::decide(
+                &ctx.policy,
+                ctx.identity.as_ref(),
+                level,
+                user_agent.as_deref(),
+                now,
+            )
+            .await;
+            Evaluation {
+                decision,
+                identity: ctx.identity,
+            }
+        });
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::deciding(
+            eval,
+            inner,
+            req,
+            Meta {
+                policy,
+                level,
+                template,
+            },
+        )
+    }
+}
+
+/// Marks a request as a route probe (see [`check_routes`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RouteProbe(Arc<Mutex<Option<Option<String>>>>);
+
+impl RouteProbe {
+    fn record(&self, template: Option<&str>) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(template.map(str::to_owned));
+        }
+    }
+
+    fn seen(&self) -> Option<Option<String>> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+}
+
+fn probe_path(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut in_param = false;
+    for c in template.chars() {
+        match (c, in_param) {
+            ('{', false) => in_param = true,
+            ('}', true) => {
+                in_param = false;
+                out.push_str("rasp-probe");
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// Checks that every route-table key of `policy` is served by `app`.
+///
+/// Sends one probe request per key through `app` (which must carry
+/// `RaspStepUp::new(policy)` as a layer); the layer answers probes itself,
+/// so no handler runs. A key no route serves is logged as a warning
+/// (target `rasp::policy`) and returned as [`ConfigError::UnroutedKey`].
+///
+/// # Errors
+///
+/// The first key that matches no route.
+#[cfg(feature = "axum")]
+pub async fn check_routes(app: &axum::Router, policy: &Policy) -> Result<(), ConfigError> {
+    const PROBE_METHODS: [http::Method; 5] = [
+        http::Method::GET,
+        http::Method::POST,
+        http::Method::PUT,
+        http::Method::PATCH,
+        http::Method::DELETE,
+    ];
+    for key in policy.route_keys() {
+        let methods: Vec<http::Method> = match &key.method {
+            Some(m) => vec![m.clone()],
+            None => PROBE_METHODS.to_vec(),
+        };
+        let mut routed = false;
+        for method in methods {
+            let probe = RouteProbe::default();
+            let mut req = Request::new(axum::body::Body::empty());
+            *req.method_mut() = method;
+            *req.uri_mut() = match probe_path(&key.template).parse() {
+                Ok(u) => u,
+                Err(_) => break,
+            };
+            req.extensions_mut().insert(probe.clone());
+            let mut svc = app.clone();
+            if std::future::poll_fn(|cx| {
+                Service::<Request<axum::body::Body>>::poll_ready(&mut svc, cx)
+            })
+            .await
+            .is_err()
+            {
+                break;
+            }
+            let _ = svc.call(req).await;
+            if probe.seen().flatten().as_deref() == Some(key.template.as_str()) {
+                routed = true;
+                break;
+            }
+        }
+        if !routed {
+            tracing::warn!(
+                target: "rasp::policy",
+                check = "route_table",
+                route.method = key.method_str(),
+                route.template = %key.template,
+                "route-table key matches no route"
+            );
+            return Err(ConfigError::UnroutedKey {
+                method: key.method_str().to_owned(),
+                route: key.template.clone(),
+            });
+        }
+    }
+    Ok(())
+}

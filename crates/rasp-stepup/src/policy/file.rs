@@ -1,0 +1,150 @@
+//! The TOML policy file (see `docs/policy.md`). Durations are in seconds.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, FailMode, Mode, PolicyBuilder, Requirement, Sensitivity};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyFile {
+    mode: Option<Mode>,
+    default_sensitivity: Option<Sensitivity>,
+    #[serde(default)]
+    routes: Vec<RouteEntry>,
+    #[serde(default)]
+    levels: BTreeMap<Sensitivity, LevelSection>,
+    #[serde(default)]
+    fail_mode: BTreeMap<Sensitivity, FailMode>,
+    #[serde(default)]
+    step_up: StepUpSection,
+    #[serde(default)]
+    tokens: TokenSection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    #[serde(default = "any_method")]
+    method: String,
+    path: String,
+    sensitivity: Sensitivity,
+}
+
+fn any_method() -> String {
+    "*".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LevelSection {
+    authenticated: Option<bool>,
+    acr_values: Option<Vec<String>>,
+    max_age: Option<u64>,
+    risk_step_up: Option<f32>,
+    risk_reject: Option<f32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepUpSection {
+    challenge_ttl: Option<u64>,
+    max_attempts: Option<u32>,
+    verify_uri: Option<String>,
+    totp_skew: Option<u8>,
+    subject_window: Option<u64>,
+    subject_max_failures: Option<u32>,
+    subject_base_backoff: Option<u64>,
+    subject_max_backoff: Option<u64>,
+    subject_hard_cap: Option<u32>,
+}
+
+/// Token claims settings; keys never come from the policy file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenSection {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) leeway: Option<u64>,
+    pub(crate) elevated_ttl: Option<u64>,
+    pub(crate) base_token_types: Option<Vec<String>>,
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+impl PolicyFile {
+    pub(super) fn apply(self, mut b: PolicyBuilder) -> Result<PolicyBuilder, ConfigError> {
+        if let Some(m) = self.mode {
+            b.mode = m;
+        }
+        if let Some(d) = self.default_sensitivity {
+            b.default_sensitivity = d;
+        }
+        for r in self.routes {
+            b.routes.push((r.method, r.path, r.sensitivity));
+        }
+        for (level, sec) in self.levels {
+            let cur: &mut Requirement = &mut b.requirements[level.index()];
+            if let Some(a) = sec.authenticated {
+                cur.authenticated = a;
+            }
+            if let Some(v) = sec.acr_values {
+                cur.acr_values = v;
+            }
+            if let Some(s) = sec.max_age {
+                cur.max_age = Some(secs(s));
+            }
+            if let Some(s) = sec.risk_step_up {
+                cur.risk_step_up = s;
+            }
+            if let Some(s) = sec.risk_reject {
+                cur.risk_reject = s;
+            }
+        }
+        for (level, mode) in self.fail_mode {
+            b.fail_modes[level.index()] = mode;
+        }
+        let s = self.step_up;
+        let st = &mut b.step_up;
+        if let Some(v) = s.challenge_ttl {
+            st.challenge_ttl = secs(v);
+        }
+        if let Some(v) = s.max_attempts {
+            st.max_attempts = v;
+        }
+        if let Some(v) = s.verify_uri {
+            st.verify_uri = v;
+        }
+        if let Some(v) = s.totp_skew {
+            st.totp_skew = v;
+        }
+        let l = &mut st.subject_limits;
+        if let Some(v) = s.subject_window {
+            l.window = secs(v);
+        }
+        if let Some(v) = s.subject_max_failures {
+            l.max_failures = v;
+        }
+        if let Some(v) = s.subject_base_backoff {
+            l.base_backoff = secs(v);
+        }
+        if let Some(v) = s.subject_max_backoff {
+            l.max_backoff = secs(v);
+        }
+        if let Some(v) = s.subject_hard_cap {
+            l.hard_cap = v;
+        }
+        let t = self.tokens;
+        let f = &mut b.file_tokens;
+        f.issuer = t.issuer.or(f.issuer.take());
+        f.audience = t.audience.or(f.audience.take());
+        f.leeway = t.leeway.or(f.leeway);
+        f.elevated_ttl = t.elevated_ttl.or(f.elevated_ttl);
+        f.base_token_types = t.base_token_types.or(f.base_token_types.take());
+        Ok(b)
+    }
+}

@@ -1,0 +1,685 @@
+//! What each route requires, and everything the layer needs to enforce it.
+//!
+//! A [`Policy`] is built once, validated as a whole ([`PolicyBuilder::build`]
+//! never panics and reports the first bad setting as a [`ConfigError`]) and
+//! shared by the layer and the companion routes (clones are cheap handles).
+//!
+//! ```
+//! use rasp_stepup::{Policy, Sensitivity, TokenConfig};
+//!
+//! let policy = Policy::builder()
+//!     .route("POST", "/transfer", Sensitivity::High)
+//!     .route("*", "/admin/{*rest}", Sensitivity::Critical)
+//!     .route("GET", "/search", Sensitivity::Public)
+//!     .tokens(TokenConfig::ed25519_from_seed([7; 32]).issuer("bank").audience("bank-api"))
+//!     .build()
+//!     .expect("valid policy");
+//! assert_eq!(policy.sensitivity_of("POST", "/transfer"), Sensitivity::High);
+//! assert_eq!(policy.sensitivity_of("GET", "/account"), Sensitivity::Authenticated);
+//! ```
+
+pub(crate) mod file;
+mod routes;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub(crate) use routes::{RouteKey, RouteTable, parse_method};
+
+use crate::clock::{Clock, OsRandom, Random, SystemClock};
+use crate::identity::IdentityExtractor;
+use crate::store::{Stores, SubjectLimits};
+use crate::token::{TokenConfig, Tokens};
+
+/// How sensitive a route is. Ordered: a stricter level compares greater.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Sensitivity {
+    /// No authentication needed.
+    Public,
+    /// A valid base token (or app session) is enough.
+    Authenticated,
+    /// A fresh second factor is needed (money movement, payee changes).
+    High,
+    /// A fresher second factor is needed (administration).
+    Critical,
+}
+
+impl Sensitivity {
+    /// Every level, least strict first.
+    pub const ALL: [Sensitivity; 4] = [
+        Sensitivity::Public,
+        Sensitivity::Authenticated,
+        Sensitivity::High,
+        Sensitivity::Critical,
+    ];
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Public => 0,
+            Self::Authenticated => 1,
+            Self::High => 2,
+            Self::Critical => 3,
+        }
+    }
+
+    /// The level's name as used in TOML and logs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Authenticated => "authenticated",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Sensitivity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a sensitivity level requires of the caller's authentication.
+///
+/// ```
+/// use rasp_stepup::Requirement;
+/// use std::time::Duration;
+///
+/// let strict = Requirement::step_up(["mfa"], Duration::from_secs(60));
+/// assert_eq!(strict.max_age(), Some(Duration::from_secs(60)));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Requirement {
+    pub(crate) authenticated: bool,
+    pub(crate) acr_values: Vec<String>,
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) risk_step_up: f32,
+    pub(crate) risk_reject: f32,
+}
+
+impl Requirement {
+    /// Nothing required.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            authenticated: false,
+            acr_values: Vec::new(),
+            max_age: None,
+            risk_step_up: f32::INFINITY,
+            risk_reject: f32::INFINITY,
+        }
+    }
+
+    /// A valid identity, any authentication strength.
+    #[must_use]
+    pub fn authenticated() -> Self {
+        Self {
+            authenticated: true,
+            ..Self::none()
+        }
+    }
+
+    /// One of `acr_values`, verified at most `max_age` ago.
+    #[must_use]
+    pub fn step_up<I, A>(acr_values: I, max_age: Duration) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        Self {
+            authenticated: true,
+            acr_values: acr_values.into_iter().map(Into::into).collect(),
+            max_age: Some(max_age),
+            ..Self::none()
+        }
+    }
+
+    /// Risk thresholds (0–100) used by the risk engine: at or above
+    /// `step_up` a satisfied requirement is challenged again; at or above
+    /// `reject` the request is rejected.
+    #[must_use]
+    pub fn risk_thresholds(mut self, step_up: f32, reject: f32) -> Self {
+        self.risk_step_up = step_up;
+        self.risk_reject = reject;
+        self
+    }
+
+    /// Accepted `acr` values; empty when any authentication will do.
+    #[must_use]
+    pub fn acr_values(&self) -> &[String] {
+        &self.acr_values
+    }
+
+    /// Longest time since the factor was verified.
+    #[must_use]
+    pub fn max_age(&self) -> Option<Duration> {
+        self.max_age
+    }
+
+    /// Whether an identity is required at all.
+    #[must_use]
+    pub fn needs_identity(&self) -> bool {
+        self.authenticated
+    }
+
+    /// The step-up risk threshold.
+    #[must_use]
+    pub fn risk_step_up(&self) -> f32 {
+        self.risk_step_up
+    }
+
+    /// The reject risk threshold.
+    #[must_use]
+    pub fn risk_reject(&self) -> f32 {
+        self.risk_reject
+    }
+}
+
+fn default_requirements() -> [Requirement; 4] {
+    [
+        Requirement::none(),
+        Requirement::authenticated().risk_thresholds(60.0, 90.0),
+        Requirement::step_up(["mfa"], Duration::from_secs(600)).risk_thresholds(40.0, 80.0),
+        Requirement::step_up(["mfa"], Duration::from_secs(120)).risk_thresholds(30.0, 70.0),
+    ]
+}
+
+/// Whether decisions are enforced or only reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Mode {
+    /// Non-allow decisions answer the client (401/403/429/503).
+    #[default]
+    Enforce,
+    /// Every request passes; the would-be decision is logged and attached to
+    /// the response extensions as [`Monitored`](crate::Monitored).
+    Monitor,
+}
+
+/// What to do when a store (or the randomness source) fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum FailMode {
+    /// Let the request through and log the failure.
+    Open,
+    /// Answer 503 with `Retry-After`.
+    Closed,
+}
+
+/// Settings of the challenge and verification flow.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct StepUpSettings {
+    pub(crate) challenge_ttl: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) subject_limits: SubjectLimits,
+    pub(crate) verify_uri: String,
+    pub(crate) totp_skew: u8,
+}
+
+impl Default for StepUpSettings {
+    fn default() -> Self {
+        Self {
+            challenge_ttl: Duration::from_secs(300),
+            max_attempts: 5,
+            subject_limits: SubjectLimits::default(),
+            verify_uri: "/step-up/verify".into(),
+            totp_skew: 1,
+        }
+    }
+}
+
+/// A setting was missing or invalid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A route-table method is not an HTTP method or `*`.
+    InvalidMethod(String),
+    /// A route-table template is not a valid Axum route template.
+    InvalidRoute {
+        /// The template.
+        route: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The same (method, template) appears twice.
+    DuplicateRoute {
+        /// The method (`*` for all).
+        method: String,
+        /// The template.
+        route: String,
+    },
+    /// A route-table key that no route of the application serves.
+    UnroutedKey {
+        /// The method (`*` for all).
+        method: String,
+        /// The template.
+        route: String,
+    },
+    /// A required setting was not given.
+    Missing(&'static str),
+    /// A setting has an invalid value.
+    Invalid {
+        /// The setting's name (as in TOML).
+        setting: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A key could not be used.
+    InvalidKey(String),
+    /// The policy file could not be read or parsed.
+    File(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidMethod(m) => write!(f, "invalid method {m:?} in route table"),
+            Self::InvalidRoute { route, reason } => {
+                write!(f, "invalid route template {route:?}: {reason}")
+            }
+            Self::DuplicateRoute { method, route } => {
+                write!(f, "route {method} {route:?} is listed twice")
+            }
+            Self::UnroutedKey { method, route } => write!(
+                f,
+                "route-table key {method} {route:?} matches no route of the application"
+            ),
+            Self::Missing(setting) => write!(f, "missing setting `{setting}`"),
+            Self::Invalid { setting, reason } => write!(f, "invalid `{setting}`: {reason}"),
+            Self::InvalidKey(why) => write!(f, "invalid key: {why}"),
+            Self::File(why) => write!(f, "policy file: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The validated, shared policy. Cheap to clone (an `Arc`).
+#[derive(Clone)]
+pub struct Policy {
+    pub(crate) inner: Arc<PolicyInner>,
+}
+
+pub(crate) struct PolicyInner {
+    pub(crate) mode: Mode,
+    pub(crate) default_sensitivity: Sensitivity,
+    pub(crate) requirements: [Requirement; 4],
+    pub(crate) fail_modes: [FailMode; 4],
+    pub(crate) routes: RouteTable,
+    pub(crate) tokens: Tokens,
+    pub(crate) step_up: StepUpSettings,
+    pub(crate) stores: Stores,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) identity: Option<Arc<dyn IdentityExtractor>>,
+}
+
+impl fmt::Debug for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Policy")
+            .field("mode", &i.mode)
+            .field("default_sensitivity", &i.default_sensitivity)
+            .field("requirements", &i.requirements)
+            .field("routes", &i.routes.keys())
+            .field("tokens", &i.tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    /// Starts a policy.
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder::default()
+    }
+
+    /// The enforcement mode.
+    #[must_use]
+    pub fn mode(&self) -> Mode {
+        self.inner.mode
+    }
+
+    /// The requirement of a sensitivity level.
+    #[must_use]
+    pub fn requirement(&self, level: Sensitivity) -> &Requirement {
+        &self.inner.requirements[level.index()]
+    }
+
+    /// The sensitivity the route table (and the default) gives a request,
+    /// matching `path` against the table's templates (as the layer does
+    /// without Axum's `MatchedPath`).
+    #[must_use]
+    pub fn sensitivity_of(&self, method: &str, path: &str) -> Sensitivity {
+        let Ok(Some(method)) = parse_method(method) else {
+            return self.inner.default_sensitivity;
+        };
+        self.inner.sensitivity(&method, None, path).0
+    }
+
+    /// The token settings (to mint base tokens in apps that use this crate's
+    /// key as their session issuer).
+    #[must_use]
+    pub fn tokens(&self) -> &Tokens {
+        &self.inner.tokens
+    }
+
+    /// The stores.
+    #[must_use]
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The clock decisions are made with.
+    #[must_use]
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
+    pub(crate) fn route_keys(&self) -> &[RouteKey] {
+        self.inner.routes.keys()
+    }
+}
+
+impl PolicyInner {
+    /// (sensitivity, template) of a request.
+    pub(crate) fn sensitivity<'a>(
+        &'a self,
+        method: &http::Method,
+        matched: Option<&'a str>,
+        path: &str,
+    ) -> (Sensitivity, Option<&'a str>) {
+        // Both the route Axum matched and every table pattern the raw path
+        // matches apply; the strictest wins. A wildcard key therefore also
+        // covers routes registered under more specific templates.
+        let by_route = matched.and_then(|m| self.routes.lookup(method, m));
+        let pattern = self.routes.pattern_match(path);
+        let by_pattern = pattern.and_then(|t| self.routes.lookup(method, t));
+        let level = by_route.max(by_pattern).unwrap_or(self.default_sensitivity);
+        (level, matched.or(pattern))
+    }
+}
+
+/// Builds a [`Policy`]. Every setter takes and returns the builder by value.
+#[must_use]
+pub struct PolicyBuilder {
+    routes: Vec<(String, String, Sensitivity)>,
+    mode: Mode,
+    default_sensitivity: Sensitivity,
+    requirements: [Requirement; 4],
+    fail_modes: [FailMode; 4],
+    tokens: Option<TokenConfig>,
+    step_up: StepUpSettings,
+    stores: Option<Stores>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    identity: Option<Arc<dyn IdentityExtractor>>,
+    file_tokens: file::TokenSection,
+}
+
+impl Default for PolicyBuilder {
+    fn default() -> Self {
+        Self {
+            routes: Vec::new(),
+            mode: Mode::Enforce,
+            default_sensitivity: Sensitivity::Authenticated,
+            requirements: default_requirements(),
+            fail_modes: [
+                FailMode::Open,
+                FailMode::Closed,
+                FailMode::Closed,
+                FailMode::Closed,
+            ],
+            tokens: None,
+            step_up: StepUpSettings::default(),
+            stores: None,
+            clock: Arc::new(SystemClock),
+            random: Arc::new(OsRandom),
+            identity: None,
+            file_tokens: file::TokenSection::default(),
+        }
+    }
+}
+
+impl fmt::Debug for PolicyBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyBuilder")
+            .field("routes", &self.routes)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyBuilder {
+    /// Adds a route-table key: `method` (`"GET"`, `"POST"`, ... or `"*"`) and
+    /// an Axum route template (`"/users/{id}"`, `"/admin/{*rest}"`).
+    ///
+    /// When several keys (and a route-site [`Sensitive`](crate::Sensitive)
+    /// annotation) apply, the strictest wins.
+    pub fn route(mut self, method: &str, template: &str, level: Sensitivity) -> Self {
+        self.routes
+            .push((method.to_owned(), template.to_owned(), level));
+        self
+    }
+
+    /// The sensitivity of routes the table does not list
+    /// (default: [`Sensitivity::Authenticated`]).
+    ///
+    /// # Security
+    ///
+    /// [`Sensitivity::Public`] makes every unlisted route unauthenticated.
+    pub fn default_sensitivity(mut self, level: Sensitivity) -> Self {
+        self.default_sensitivity = level;
+        self
+    }
+
+    /// Replaces the requirement of one sensitivity level.
+    pub fn requirement(mut self, level: Sensitivity, requirement: Requirement) -> Self {
+        self.requirements[level.index()] = requirement;
+        self
+    }
+
+    /// Enforce (default) or monitor.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// What to do when a store fails on routes of `level`
+    /// (default: open for public, closed otherwise).
+    pub fn fail_mode(mut self, level: Sensitivity, mode: FailMode) -> Self {
+        self.fail_modes[level.index()] = mode;
+        self
+    }
+
+    /// Keys and claims of base and elevated tokens (required).
+    pub fn tokens(mut self, tokens: TokenConfig) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// Lifetime of a challenge (default 300 s).
+    pub fn challenge_ttl(mut self, ttl: Duration) -> Self {
+        self.step_up.challenge_ttl = ttl;
+        self
+    }
+
+    /// Wrong codes a challenge accepts before it is burned (default 5).
+    pub fn max_attempts_per_challenge(mut self, n: u32) -> Self {
+        self.step_up.max_attempts = n;
+        self
+    }
+
+    /// Failure limits per subject across challenges.
+    pub fn subject_limits(mut self, limits: SubjectLimits) -> Self {
+        self.step_up.subject_limits = limits;
+        self
+    }
+
+    /// The path of the companion verify route, as put in challenges
+    /// (default `/step-up/verify`).
+    pub fn verify_uri(mut self, uri: impl Into<String>) -> Self {
+        self.step_up.verify_uri = uri.into();
+        self
+    }
+
+    /// Accepted TOTP clock skew in 30-second steps (default 1, at most 2).
+    pub fn totp_skew(mut self, steps: u8) -> Self {
+        self.step_up.totp_skew = steps;
+        self
+    }
+
+    /// The stores (default: in memory).
+    pub fn with_stores(mut self, stores: Stores) -> Self {
+        self.stores = Some(stores);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The randomness source (default: the OS CSPRNG).
+    pub fn with_random(mut self, random: impl Random) -> Self {
+        self.random = Arc::new(random);
+        self
+    }
+
+    /// Identifies callers by the app's own means (cookie sessions...) instead
+    /// of `Authorization: Bearer` base tokens. Elevated tokens are still read
+    /// from `Authorization: Bearer`.
+    pub fn with_identity(mut self, extractor: impl IdentityExtractor) -> Self {
+        self.identity = Some(Arc::new(extractor));
+        self
+    }
+
+    /// Applies a TOML policy document (see `docs/policy.md`) on top of the
+    /// settings made so far.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::File`] when the document is not valid TOML, has unknown
+    /// keys or values of the wrong type.
+    pub fn toml(self, document: &str) -> Result<Self, ConfigError> {
+        let parsed: file::PolicyFile =
+            toml::from_str(document).map_err(|e| ConfigError::File(e.to_string()))?;
+        parsed.apply(self)
+    }
+
+    /// Reads and applies a TOML policy file (see [`PolicyBuilder::toml`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::File`] when the file cannot be read or parsed.
+    pub fn toml_file(self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File(format!("{}: {e}", path.display())))?;
+        self.toml(&text)
+    }
+
+    /// Validates everything and builds the policy.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid or missing setting.
+    pub fn build(self) -> Result<Policy, ConfigError> {
+        let mut keys = Vec::with_capacity(self.routes.len());
+        for (method, template, sensitivity) in self.routes {
+            keys.push(RouteKey {
+                method: parse_method(&method)?,
+                template,
+                sensitivity,
+            });
+        }
+        let routes = RouteTable::new(keys)?;
+        for (level, req) in Sensitivity::ALL.iter().zip(&self.requirements) {
+            if *level >= Sensitivity::High && !req.authenticated {
+                return Err(ConfigError::Invalid {
+                    setting: "levels",
+                    reason: format!("level {level} must require authentication"),
+                });
+            }
+            if req.max_age.is_some_and(|d| d.is_zero()) {
+                return Err(ConfigError::Invalid {
+                    setting: "levels.max_age",
+                    reason: format!("level {level}: max_age must be positive"),
+                });
+            }
+            if !req.acr_values.is_empty() && req.max_age.is_none() {
+                return Err(ConfigError::Invalid {
+                    setting: "levels.max_age",
+                    reason: format!("level {level}: acr_values need a max_age"),
+                });
+            }
+        }
+        let s = &self.step_up;
+        if s.challenge_ttl.is_zero() || s.challenge_ttl > Duration::from_secs(3600) {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.challenge_ttl",
+                reason: "must be between 1 s and 1 h".into(),
+            });
+        }
+        if !(1..=20).contains(&s.max_attempts) {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.max_attempts",
+                reason: "must be between 1 and 20".into(),
+            });
+        }
+        let l = &s.subject_limits;
+        if l.hard_cap == 0 || l.hard_cap > 100 {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.hard_cap",
+                reason: "must be between 1 and 100 (NIST SP 800-63B)".into(),
+            });
+        }
+        if l.max_failures == 0 || l.window.is_zero() {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.max_failures",
+                reason: "max_failures and window must be positive".into(),
+            });
+        }
+        if s.totp_skew > 2 {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.totp_skew",
+                reason: "at most 2 steps".into(),
+            });
+        }
+        if !s.verify_uri.starts_with('/') {
+            return Err(ConfigError::Invalid {
+                setting: "step_up.verify_uri",
+                reason: "must be an absolute path".into(),
+            });
+        }
+        let tokens = self
+            .tokens
+            .ok_or(ConfigError::Missing("tokens"))?
+            .apply_file(self.file_tokens);
+        let tokens = Tokens::new(tokens)?;
+        Ok(Policy {
+            inner: Arc::new(PolicyInner {
+                mode: self.mode,
+                default_sensitivity: self.default_sensitivity,
+                requirements: self.requirements,
+                fail_modes: self.fail_modes,
+                routes,
+                tokens,
+                step_up: self.step_up,
+                stores: self.stores.unwrap_or_default(),
+                clock: self.clock,
+                random: self.random,
+                identity: self.identity,
+            }),
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! Completing a challenge: the verify flow, factors, and the companion router.
+//!
+//! `POST /step-up/verify` with `Authorization: Bearer <base token>` and
+//! `{"challenge_id": "...", "method": "totp", "code": "123456"}` answers
+//! `{"access_token", "token_type": "Bearer", "expires_in", "acr", "amr"}`
+//! (see `docs/step-up-protocol.md`).
+
+mod totp;
+mod verify;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use totp::{
+    SecretError, SecretFuture, TOTP_DIGITS, TOTP_STEP, TotpFactor, TotpSecret, TotpSecrets,
+};
+pub use verify::{Elevation, VerifyError};
+
+use crate::clock::Timestamp;
+use crate::policy::Policy;
+use crate::store::StoreError;
+
+/// What a [`Factor`] needs to check a response.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct FactorContext<'a> {
+    /// The policy (stores, clock, settings).
+    pub policy: &'a Policy,
+    /// The subject being verified.
+    pub subject: &'a str,
+    /// Now, by the policy's clock.
+    pub now: Timestamp,
+    /// Accepted clock skew in steps (TOTP).
+    pub skew: u8,
+}
+
+/// The verdict of a [`Factor`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FactorOutcome {
+    /// The response proves the factor.
+    Accepted,
+    /// Wrong response (or subject not enrolled: indistinguishable).
+    Rejected,
+    /// A valid response that was already used.
+    Replayed,
+}
+
+/// The future [`Factor::verify`] returns.
+pub type FactorFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<FactorOutcome, StoreError>> + Send + 'a>>;
+
+/// A second factor that can complete a challenge (TOTP today; WebAuthn or
+/// push later, without changing the flow).
+pub trait Factor: Send + Sync + 'static {
+    /// The `method` value clients send (`"totp"`).
+    fn method(&self) -> &'static str;
+
+    /// RFC 8176 `amr` values the minted token carries (`["otp"]`).
+    fn amr(&self) -> &'static [&'static str];
+
+    /// Checks the client's `code` (the factor's response) for `ctx.subject`.
+    fn verify<'a>(&'a self, ctx: FactorContext<'a>, code: &'a str) -> FactorFuture<'a>;
+}
+
+/// Shared state of the companion routes: the policy and the factors.
+#[derive(Clone)]
+pub struct StepUpState {
+    pub(crate) policy: Policy,
+    pub(crate) factors: Arc<Vec<Arc<dyn Factor>>>,
+}
+
+impl fmt::Debug for StepUpState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let methods: Vec<_> = self.factors.iter().map(|f| f.method()).collect();
+        f.debug_struct("StepUpState")
+            .field("policy", &self.policy)
+            .field("methods", &methods)
+            .finish()
+    }
+}
+
+impl StepUpState {
+    /// State for `policy` with the TOTP factor reading `totp_secrets`.
+    pub fn new(policy: Policy, totp_secrets: impl TotpSecrets) -> Self {
+        Self {
+            policy,
+            factors: Arc::new(vec![Arc::new(TotpFactor::new(totp_secrets))]),
+        }
+    }
+
+    /// Adds (or replaces, by method name) a factor.
+    #[must_use]
+    pub fn with_factor(self, factor: impl Factor) -> Self {
+        let mut factors: Vec<_> = self
+            .factors
+            .iter()
+            .filter(|f| f.method() != factor.method())
+            .cloned()
+            .collect();
+        factors.push(Arc::new(factor));
+        Self {
+            policy: self.policy,
+            factors: Arc::new(factors),
+        }
+    }
+
+    /// The policy.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Clears the failed-attempt history and any lock of `subject`
+    /// (an operator's action after the hard cap).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn unlock(&self, subject: &str) -> Result<(), StoreError> {
+        let now = self.policy.inner.clock.now();
+        self.policy.inner.stores.attempts.unlock(subject, now).await
+    }
+
+    pub(crate) fn factor(&self, method: &str) -> Option<&Arc<dyn Factor>> {
+        self.factors.iter().find(|f| f.method() == method)
+    }
+}
+
+/// The companion router: `POST {verify_uri}` (default `/step-up/verify`).
+///
+/// Merge it *outside* the [`RaspStepUp`](crate::RaspStepUp) layer: it checks
+/// the caller's token itself.
+#[cfg(feature = "axum")]
+pub fn step_up_routes<S>(state: StepUpState) -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let uri = state.policy.inner.step_up.verify_uri.clone();
+    axum::Router::new()
+        .route(&uri, axum::routing::post(verify::handler))
+        .with_state(state)
+}

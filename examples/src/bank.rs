@@ -1,0 +1,240 @@
+//! The demo bank: login, account, transfer (high), admin settings
+//! (critical), public search, and the step-up verify route.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rasp_stepup::{
+    Clock, ConfigError, Identity, Mode, OsRandom, Policy, PolicyBuilder, Random, RandomError,
+    RaspStepUp, Sensitive, Sensitivity, StepUpState, SystemClock, TokenConfig, TotpSecret,
+    step_up_routes,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+/// The demo user.
+pub const DEMO_USER: &str = "alice";
+/// The demo user's password.
+pub const DEMO_PASSWORD: &str = "correct horse battery staple";
+/// The demo user's TOTP secret (base32). Demo only.
+pub const DEMO_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+/// Lifetime of base tokens minted by `/login`.
+pub const LOGIN_TTL: Duration = Duration::from_secs(3600);
+/// Token issuer.
+pub const ISSUER: &str = "bank";
+/// Token audience.
+pub const AUDIENCE: &str = "bank-api";
+
+/// How to build the bank.
+#[derive(Debug)]
+pub struct BankOptions {
+    /// 32-byte Ed25519 seed for token signing (random per process by default).
+    pub token_seed: [u8; 32],
+    /// Enforce or monitor.
+    pub mode: Mode,
+    /// An optional TOML policy document applied over the built-in table.
+    pub policy_toml: Option<String>,
+}
+
+impl BankOptions {
+    /// Defaults with a random signing seed.
+    ///
+    /// # Errors
+    ///
+    /// When the OS randomness source fails.
+    pub fn random() -> Result<Self, RandomError> {
+        let mut token_seed = [0u8; 32];
+        OsRandom.fill(&mut token_seed)?;
+        Ok(Self {
+            token_seed,
+            mode: Mode::Enforce,
+            policy_toml: None,
+        })
+    }
+}
+
+/// The bank's policy builder: the route table and token settings.
+pub fn policy_builder(opts: &BankOptions) -> PolicyBuilder {
+    Policy::builder()
+        .route("POST", "/transfer", Sensitivity::High)
+        .route("*", "/admin/settings", Sensitivity::Critical)
+        .route("GET", "/search", Sensitivity::Public)
+        .mode(opts.mode)
+        .tokens(
+            TokenConfig::ed25519_from_seed(opts.token_seed)
+                .issuer(ISSUER)
+                .audience(AUDIENCE),
+        )
+}
+
+/// Builds the bank's policy with the given clock.
+///
+/// # Errors
+///
+/// An invalid policy document.
+pub fn policy(opts: &BankOptions, clock: impl Clock) -> Result<Policy, ConfigError> {
+    let mut b = policy_builder(opts).with_clock(clock);
+    if let Some(doc) = &opts.policy_toml {
+        b = b.toml(doc)?;
+    }
+    b.build()
+}
+
+/// The demo users' TOTP secrets.
+///
+/// # Panics
+///
+/// Never: the demo secret is a constant valid base32 string.
+#[must_use]
+pub fn totp_secrets() -> HashMap<String, TotpSecret> {
+    let secret =
+        TotpSecret::from_base32(DEMO_TOTP_SECRET).expect("the demo secret is valid base32");
+    HashMap::from([(DEMO_USER.to_owned(), secret)])
+}
+
+/// The bank router for `policy`.
+pub fn app(policy: Policy) -> Router {
+    let login_policy = policy.clone();
+    Router::new()
+        .route("/account", get(account))
+        .route("/transfer", post(transfer))
+        .route("/payees", post(add_payee).layer(Sensitive::high()))
+        .route("/admin/settings", get(get_settings).post(set_settings))
+        .route("/search", get(search))
+        .layer(RaspStepUp::new(policy.clone()))
+        .merge(step_up_routes(StepUpState::new(policy, totp_secrets())))
+        .route(
+            "/login",
+            post(move |body| login(login_policy.clone(), body)),
+        )
+}
+
+/// Builds the bank with the system clock.
+///
+/// # Errors
+///
+/// An invalid policy document.
+pub fn system_app(opts: &BankOptions) -> Result<(Router, Policy), ConfigError> {
+    let policy = policy(opts, SystemClock)?;
+    Ok((app(policy.clone()), policy))
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body =
+        json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, rasp_stepup::PROBLEM_JSON)],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(policy: Policy, body: axum::body::Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<LoginBody>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "expected JSON {\"username\", \"password\"}",
+        );
+    };
+    let user_ok: bool = req.username.as_bytes().ct_eq(DEMO_USER.as_bytes()).into();
+    let pass_ok: bool = req
+        .password
+        .as_bytes()
+        .ct_eq(DEMO_PASSWORD.as_bytes())
+        .into();
+    if !(user_ok & pass_ok) {
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "Invalid credentials",
+            "unknown user or wrong password",
+        );
+    }
+    let mut sid = [0u8; 16];
+    if OsRandom.fill(&mut sid).is_err() {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "try again");
+    }
+    let sid: String = sid.iter().map(|b| format!("{b:02x}")).collect();
+    match policy.issue_access_token(DEMO_USER, &sid, LOGIN_TTL) {
+        Ok(token) => Json(json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": LOGIN_TTL.as_secs(),
+        }))
+        .into_response(),
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "try again"),
+    }
+}
+
+async fn account(identity: Identity) -> Json<Value> {
+    Json(json!({"subject": identity.subject(), "balance": 1250.00, "currency": "EUR"}))
+}
+
+#[derive(Deserialize)]
+struct TransferBody {
+    to: String,
+    amount: f64,
+}
+
+async fn transfer(identity: Identity, body: axum::body::Bytes) -> Response {
+    let Ok(t) = serde_json::from_slice::<TransferBody>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "expected JSON {\"to\", \"amount\"}",
+        );
+    };
+    if !(t.amount.is_finite() && t.amount > 0.0) {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "amount must be a positive number",
+        );
+    }
+    Json(json!({"status": "sent", "from": identity.subject(), "to": t.to, "amount": t.amount}))
+        .into_response()
+}
+
+async fn add_payee(identity: Identity, body: axum::body::Bytes) -> Response {
+    let payee: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Json(json!({"status": "added", "owner": identity.subject(), "payee": payee})).into_response()
+}
+
+async fn get_settings(identity: Identity) -> Json<Value> {
+    Json(json!({"admin": identity.subject(), "settings": {"daily_limit": 10000}}))
+}
+
+async fn set_settings(identity: Identity, body: axum::body::Bytes) -> Response {
+    let Ok(settings) = serde_json::from_slice::<Value>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "expected a JSON object",
+        );
+    };
+    Json(json!({"status": "updated", "admin": identity.subject(), "settings": settings}))
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+async fn search(Query(q): Query<SearchQuery>) -> Json<Value> {
+    Json(json!({"q": q.q, "results": []}))
+}

@@ -1,0 +1,4 @@
+//! Example servers for `rasp-stepup`. `bank` is the reference app: its
+//! routes, users and JSON shapes are a documented contract (README).
+
+pub mod bank;
