@@ -1,1 +1,203 @@
-//! e2e
+//! Helpers for the end-to-end tests: a bank server on a free loopback port
+//! with a mock clock, and a minimal HTTP/1.1 client.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::HeaderMap;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use rasp_examples::bank::{self, BankOptions};
+use rasp_stepup::{MockClock, Mode, Policy, Timestamp, TotpSecret};
+use serde_json::Value;
+
+/// The seed the test bank signs with (tests forge tokens with it).
+pub const SEED: [u8; 32] = [11; 32];
+/// Where the mock clock starts (a multiple of 30 s: TOTP steps are aligned).
+pub const START: u64 = 1_800_000_000;
+/// The User-Agent every test request sends unless told otherwise.
+pub const UA: &str = "rasp-e2e/1.0";
+
+/// A running bank.
+#[derive(Debug)]
+pub struct Bank {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// Its clock.
+    pub clock: MockClock,
+    /// Its policy.
+    pub policy: Policy,
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body parsed as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+}
+
+impl Answer {
+    /// A header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// Starts the bank in `mode` on `127.0.0.1:0`.
+pub async fn start(mode: Mode) -> Bank {
+    let clock = MockClock::new(Timestamp::from_secs(START));
+    let opts = BankOptions {
+        token_seed: SEED,
+        mode,
+        policy_toml: None,
+    };
+    let policy = bank::policy(&opts, clock.clone()).expect("bank policy");
+    let app = bank::app(policy.clone());
+    rasp_stepup::check_routes(&app, &policy)
+        .await
+        .expect("every key routed");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Bank {
+        addr,
+        clock,
+        policy,
+    }
+}
+
+impl Bank {
+    /// Sends one request with optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        self.call_as(method, path, token, body, UA).await
+    }
+
+    /// Like [`Bank::call`] with a chosen User-Agent.
+    pub async fn call_as(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        user_agent: &str,
+    ) -> Answer {
+        let stream = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .expect("connect");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(path)
+            .header("host", self.addr.to_string())
+            .header("user-agent", user_agent);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let bytes = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                Bytes::from(v.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let res = sender
+            .send_request(req.body(Full::new(bytes)).expect("request"))
+            .await
+            .expect("send");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = res.into_body().collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// Logs in as the demo user and returns the base token.
+    pub async fn login(&self) -> String {
+        let a = self
+            .call(
+                "POST",
+                "/login",
+                None,
+                Some(serde_json::json!({"username": bank::DEMO_USER, "password": bank::DEMO_PASSWORD})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "login: {:?}", a.json);
+        a.json["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// The demo user's TOTP code at the bank's current time.
+    pub fn code(&self) -> String {
+        let secret = TotpSecret::from_base32(bank::DEMO_TOTP_SECRET).expect("secret");
+        secret.code_at(self.clock.now_secs())
+    }
+
+    /// A six-digit code that is wrong at the bank's current time (and ±1 step).
+    pub fn wrong_code(&self) -> String {
+        let secret = TotpSecret::from_base32(bank::DEMO_TOTP_SECRET).expect("secret");
+        let now = self.clock.now_secs();
+        let valid: Vec<String> = [now - 30, now, now + 30]
+            .iter()
+            .map(|t| secret.code_at(*t))
+            .collect();
+        (0..1_000_000u32)
+            .map(|n| format!("{n:06}"))
+            .find(|c| !valid.contains(c))
+            .expect("a wrong code exists")
+    }
+
+    /// Calls a route that needs step-up and returns the challenge id.
+    pub async fn challenge(&self, token: &str) -> String {
+        let a = self
+            .call(
+                "POST",
+                "/transfer",
+                Some(token),
+                Some(serde_json::json!({"to": "bob", "amount": 10})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{:?}", a.json);
+        a.json["challenge_id"]
+            .as_str()
+            .expect("challenge_id")
+            .to_owned()
+    }
+
+    /// Posts a verification.
+    pub async fn verify(&self, token: &str, challenge: &str, code: &str) -> Answer {
+        self.call(
+            "POST",
+            "/step-up/verify",
+            Some(token),
+            Some(serde_json::json!({"challenge_id": challenge, "method": "totp", "code": code})),
+        )
+        .await
+    }
+}

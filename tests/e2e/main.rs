@@ -1,1 +1,4 @@
-//! e2e
+//! End-to-end tests over real HTTP against the example bank on 127.0.0.1:0.
+
+mod flow;
+mod tokens;
