@@ -1,0 +1,235 @@
+//! Policy building, TOML loading and route checks.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use rasp_stepup::{
+    ConfigError, FailMode, MockClock, Mode, Policy, RaspStepUp, Requirement, Sensitivity,
+    Timestamp, TokenConfig,
+};
+
+use crate::support::*;
+
+fn tokens() -> TokenConfig {
+    TokenConfig::ed25519_from_seed([5; 32])
+        .issuer("bank")
+        .audience("bank-api")
+}
+
+#[test]
+fn build_reports_bad_settings() {
+    let e = Policy::builder().build().unwrap_err();
+    assert_eq!(e, ConfigError::Missing("tokens"));
+    assert_eq!(e.to_string(), "missing setting `tokens`");
+
+    let e = Policy::builder()
+        .tokens(TokenConfig::ed25519_from_seed([1; 32]))
+        .build()
+        .unwrap_err();
+    assert_eq!(e, ConfigError::Missing("tokens.issuer"));
+
+    let e = Policy::builder()
+        .tokens(TokenConfig::hs256(&[1; 31]).issuer("i").audience("a"))
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::InvalidKey(_)), "{e}");
+    assert!(
+        Policy::builder()
+            .tokens(TokenConfig::hs256(&[1; 32]).issuer("i").audience("a"))
+            .build()
+            .is_ok()
+    );
+
+    let e = Policy::builder()
+        .route("GET", "transfer", Sensitivity::High)
+        .tokens(tokens())
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::InvalidRoute { .. }), "{e}");
+
+    let e = Policy::builder()
+        .subject_limits({
+            let mut l = rasp_stepup::store::SubjectLimits::default();
+            l.hard_cap = 101;
+            l
+        })
+        .tokens(tokens())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                setting: "step_up.hard_cap",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let e = Policy::builder()
+        .requirement(Sensitivity::High, Requirement::none())
+        .tokens(tokens())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                setting: "levels",
+                ..
+            }
+        ),
+        "{e}"
+    );
+
+    let e = Policy::builder()
+        .tokens(tokens().base_token_types(["stepup+jwt"]))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                setting: "tokens.base_token_types",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn ed25519_key_pairs_must_match() {
+    let e = Policy::builder()
+        .tokens(
+            TokenConfig::ed25519(&[0; 48], &[0; 32])
+                .issuer("i")
+                .audience("a"),
+        )
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::InvalidKey(_)), "{e}");
+}
+
+const DOC: &str = r#"
+mode = "monitor"
+default_sensitivity = "authenticated"
+
+[[routes]]
+method = "POST"
+path = "/transfer"
+sensitivity = "critical"
+
+[[routes]]
+path = "/reports/{id}"
+sensitivity = "high"
+
+[levels.critical]
+acr_values = ["mfa", "hwk"]
+max_age = 60
+
+[fail_mode]
+authenticated = "open"
+
+[step_up]
+challenge_ttl = 120
+max_attempts = 3
+
+[tokens]
+elevated_ttl = 90
+"#;
+
+#[test]
+fn toml_policy_sets_routes_levels_and_limits() {
+    let clock = MockClock::new(Timestamp::from_secs(START));
+    let p = Policy::builder()
+        .tokens(tokens())
+        .with_clock(clock)
+        .toml(DOC)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(p.mode(), Mode::Monitor);
+    assert_eq!(p.sensitivity_of("POST", "/transfer"), Sensitivity::Critical);
+    assert_eq!(p.sensitivity_of("DELETE", "/reports/7"), Sensitivity::High);
+    assert_eq!(
+        p.sensitivity_of("GET", "/elsewhere"),
+        Sensitivity::Authenticated
+    );
+    let crit = p.requirement(Sensitivity::Critical);
+    assert_eq!(crit.acr_values(), ["mfa".to_owned(), "hwk".to_owned()]);
+    assert_eq!(crit.max_age(), Some(Duration::from_secs(60)));
+    let _ = FailMode::Open;
+}
+
+#[test]
+fn toml_errors_name_the_problem() {
+    let e = Policy::builder()
+        .tokens(tokens())
+        .toml("mode = \"loud\"")
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::File(_)), "{e}");
+    let e = Policy::builder()
+        .tokens(tokens())
+        .toml("[step_up]\nmax_atempts = 3")
+        .unwrap_err();
+    assert!(e.to_string().contains("max_atempts"), "{e}");
+    let e = Policy::builder()
+        .toml_file("/nonexistent/policy.toml")
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("policy file: /nonexistent/policy.toml"),
+        "{e}"
+    );
+    let e = Policy::builder()
+        .tokens(tokens())
+        .toml(DOC)
+        .unwrap()
+        .max_attempts_per_challenge(0)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ConfigError::Invalid {
+                setting: "step_up.max_attempts",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn check_routes_reports_keys_no_route_serves() {
+    let (policy, _) = policy();
+    let app: Router = Router::new()
+        .route("/search", get(|| async { "s" }))
+        .route("/transfer", post(|| async { "t" }))
+        .route("/admin/{*rest}", get(|| async { "a" }))
+        .layer(RaspStepUp::new(policy.clone()));
+    rasp_stepup::check_routes(&app, &policy).await.unwrap();
+
+    let clock = MockClock::new(Timestamp::from_secs(START));
+    let typo = builder(&clock)
+        .route("POST", "/transfre", Sensitivity::High)
+        .build()
+        .unwrap();
+    let app: Router = Router::new()
+        .route("/search", get(|| async { "s" }))
+        .route("/transfer", post(|| async { "t" }))
+        .route("/admin/{*rest}", get(|| async { "a" }))
+        .layer(RaspStepUp::new(typo.clone()));
+    let e = rasp_stepup::check_routes(&app, &typo).await.unwrap_err();
+    assert_eq!(
+        e,
+        ConfigError::UnroutedKey {
+            method: "POST".into(),
+            route: "/transfre".into()
+        }
+    );
+    // No handler ran during the probes: the layer answers them itself.
+}
