@@ -270,3 +270,202 @@ impl RevocationStore for MemoryStore {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Sensitivity;
+
+    fn block<T>(f: StoreFuture<'_, T>) -> Result<T, StoreError> {
+        // In-memory futures are ready at once.
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut f = f;
+        match f.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => r,
+            std::task::Poll::Pending => panic!("memory store future pending"),
+        }
+    }
+
+    fn t(s: u64) -> Timestamp {
+        Timestamp::from_secs(s)
+    }
+
+    #[test]
+    fn subject_backoff_doubles_then_hard_cap_locks() {
+        let store = MemoryStore::default();
+        let limits = SubjectLimits::default();
+        let mut now = 1_000_000;
+        for _ in 0..10 {
+            assert_eq!(
+                block(store.begin("alice", &limits, t(now))).unwrap(),
+                SubjectGate::Open
+            );
+        }
+        let locked = block(store.begin("alice", &limits, t(now))).unwrap();
+        assert_eq!(
+            locked,
+            SubjectGate::Locked {
+                retry_after: Duration::from_secs(30),
+                hard: false
+            }
+        );
+        // each further failure inside the window doubles the wait: 60, 120, 240 ...
+        let mut waits = Vec::new();
+        let mut wait = 30;
+        for _ in 0..4 {
+            now += wait;
+            assert_eq!(
+                block(store.begin("alice", &limits, t(now))).unwrap(),
+                SubjectGate::Open
+            );
+            let SubjectGate::Locked {
+                retry_after,
+                hard: false,
+            } = block(store.begin("alice", &limits, t(now))).unwrap()
+            else {
+                panic!("expected a back-off");
+            };
+            wait = retry_after.as_secs();
+            waits.push(wait);
+        }
+        assert_eq!(waits, [60, 120, 240, 480]);
+        // Waits outgrow the 15-minute window, so the oldest failures leave it:
+        // the rate stays bounded by (max_failures per window + back-off).
+        // hard cap: 100 consecutive failures without a success
+        let mut consecutive = 14;
+        while consecutive < 100 {
+            now += 3600;
+            if block(store.begin("alice", &limits, t(now))).unwrap() == SubjectGate::Open {
+                consecutive += 1;
+            }
+        }
+        now += 3600;
+        assert!(matches!(
+            block(store.begin("alice", &limits, t(now))).unwrap(),
+            SubjectGate::Locked { hard: true, .. }
+        ));
+        block(store.unlock("alice", t(now))).unwrap();
+        assert_eq!(
+            block(store.begin("alice", &limits, t(now))).unwrap(),
+            SubjectGate::Open
+        );
+    }
+
+    #[test]
+    fn success_clears_failures() {
+        let store = MemoryStore::default();
+        let limits = SubjectLimits::default();
+        for _ in 0..9 {
+            block(store.begin("bob", &limits, t(0))).unwrap();
+        }
+        block(store.succeed("bob", t(0))).unwrap();
+        for _ in 0..10 {
+            assert_eq!(
+                block(store.begin("bob", &limits, t(0))).unwrap(),
+                SubjectGate::Open
+            );
+        }
+    }
+
+    #[test]
+    fn replay_accepts_each_step_once_and_never_an_older_one() {
+        let store = MemoryStore::default();
+        let ttl = Duration::from_secs(120);
+        assert!(block(store.claim_step("a", 100, ttl, t(3000))).unwrap());
+        assert!(!block(store.claim_step("a", 100, ttl, t(3000))).unwrap());
+        assert!(!block(store.claim_step("a", 99, ttl, t(3000))).unwrap());
+        assert!(block(store.claim_step("a", 101, ttl, t(3030))).unwrap());
+        assert!(block(store.claim_step("b", 100, ttl, t(3000))).unwrap());
+    }
+
+    #[test]
+    fn challenge_attempts_are_counted_and_burned_exactly() {
+        let store = MemoryStore::default();
+        let rec = ChallengeRecord::new(
+            "c1".into(),
+            "alice".into(),
+            "s1".into(),
+            "dev".into(),
+            Sensitivity::High,
+            vec!["mfa".into()],
+            600,
+            t(300),
+        );
+        block(store.create(rec, t(0))).unwrap();
+        assert_eq!(
+            block(store.attempt("c1", "mallory", "s1", 5, t(1))).unwrap(),
+            ChallengeAttempt::Missing
+        );
+        assert_eq!(
+            block(store.attempt("c1", "alice", "s2", 5, t(1))).unwrap(),
+            ChallengeAttempt::Missing
+        );
+        for n in 1..=5 {
+            let ChallengeAttempt::Counted(r) =
+                block(store.attempt("c1", "alice", "s1", 5, t(1))).unwrap()
+            else {
+                panic!("attempt {n} should count");
+            };
+            assert_eq!(r.attempts, n);
+        }
+        assert_eq!(
+            block(store.attempt("c1", "alice", "s1", 5, t(1))).unwrap(),
+            ChallengeAttempt::Burned
+        );
+        assert!(block(store.consume("c1", t(1))).unwrap());
+        assert!(!block(store.consume("c1", t(1))).unwrap());
+        assert_eq!(
+            block(store.attempt("c1", "alice", "s1", 5, t(1))).unwrap(),
+            ChallengeAttempt::Missing
+        );
+    }
+
+    #[test]
+    fn parallel_attempts_never_exceed_the_limit() {
+        let store = std::sync::Arc::new(MemoryStore::default());
+        let rec = ChallengeRecord::new(
+            "c".into(),
+            "a".into(),
+            "s".into(),
+            "d".into(),
+            Sensitivity::High,
+            vec![],
+            60,
+            t(300),
+        );
+        block(store.create(rec, t(0))).unwrap();
+        let counted = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                let store = store.clone();
+                let counted = counted.clone();
+                s.spawn(move || {
+                    for _ in 0..50 {
+                        if let ChallengeAttempt::Counted(_) =
+                            block(store.attempt("c", "a", "s", 5, t(1))).unwrap()
+                        {
+                            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(counted.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
+    #[test]
+    fn revocation_by_epoch_and_by_id() {
+        let store = MemoryStore::default();
+        let ttl = Duration::from_secs(3600);
+        assert!(!block(store.is_revoked("alice", None, 100, t(150))).unwrap());
+        block(store.revoke_subject("alice", ttl, t(150))).unwrap();
+        assert!(block(store.is_revoked("alice", None, 100, t(150))).unwrap());
+        assert!(block(store.is_revoked("alice", None, 150, t(150))).unwrap());
+        assert!(!block(store.is_revoked("alice", None, 151, t(151))).unwrap());
+        assert!(!block(store.is_revoked("bob", None, 100, t(150))).unwrap());
+        block(store.revoke_token("j1", t(500), t(150))).unwrap();
+        assert!(block(store.is_revoked("bob", Some("j1"), 200, t(200))).unwrap());
+        assert!(!block(store.is_revoked("bob", Some("j1"), 200, t(500))).unwrap());
+    }
+}
