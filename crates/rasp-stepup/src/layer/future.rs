@@ -136,38 +136,21 @@ where
                         identity.as_ref().map(|i| i.subject()),
                         monitor,
                     );
-                    match decision {
-                        Decision::Allow => {
-                            attach(
-                                &mut req,
-                                StepUpContext {
-                                    policy: meta.policy,
-                                    identity,
-                                    level: meta.level,
-                                },
-                            );
-                            Kind::Inner {
-                                fut: inner.call(req),
-                                monitored: None,
-                            }
+                    if decision != Decision::Allow && !monitor {
+                        Kind::Respond {
+                            res: Some(respond(decision)),
                         }
-                        other if monitor => {
-                            attach(
-                                &mut req,
-                                StepUpContext {
-                                    policy: meta.policy,
-                                    identity,
-                                    level: meta.level,
-                                },
-                            );
-                            Kind::Inner {
-                                fut: inner.call(req),
-                                monitored: Some(other),
-                            }
+                    } else {
+                        let ctx = StepUpContext {
+                            policy: meta.policy,
+                            identity,
+                            level: meta.level,
+                        };
+                        attach(&mut req, ctx);
+                        Kind::Inner {
+                            fut: inner.call(req),
+                            monitored: (decision != Decision::Allow).then_some(decision),
                         }
-                        other => Kind::Respond {
-                            res: Some(respond(other)),
-                        },
                     }
                 }
                 KindProj::Inner { fut, monitored } => {
