@@ -360,3 +360,49 @@ async fn concurrent_requests_share_one_challenge_store() {
     assert_eq!(ids.len(), 16, "each challenge id is unique");
     let _ = Body::empty();
 }
+
+/// A small deterministic generator: garbage without a property-testing dependency.
+fn garbage(seed: &mut u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            (*seed >> 24) as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn garbage_credentials_and_bodies_never_panic_and_never_challenge() {
+    let (policy, _) = policy();
+    let good = token(&policy, "s1");
+    let state = StepUpState::new(policy.clone(), HashMap::<String, TotpSecret>::new());
+    let svc = app(policy);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    for i in 0..400 {
+        let len = (i * 7) % 300;
+        let bytes = garbage(&mut seed, len);
+        // As an Authorization header (when it is a valid header value at all).
+        let mut value = b"Bearer ".to_vec();
+        value.extend(bytes.iter().map(|b| b'!' + b % 94));
+        // Mix in pieces of a real token so some inputs look almost valid.
+        if i % 3 == 0 {
+            value.extend_from_slice(&good.as_bytes()[..good.len().min(len)]);
+        }
+        let mut r = req("POST", "/transfer", None);
+        r.headers_mut().insert(
+            "authorization",
+            http::HeaderValue::from_bytes(&value).unwrap(),
+        );
+        let res = svc.clone().oneshot(r).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(res.extensions().get::<Challenge>().is_none());
+
+        // As a verify body, with a valid token.
+        let (parts, _) = req("POST", "/step-up/verify", Some(&good)).into_parts();
+        let err = state.verify(&parts, &bytes).await.unwrap_err();
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+    let _ = Body::empty();
+}
