@@ -4,5 +4,4 @@
 mod support;
 
 mod decisions;
-mod events;
 mod policy;

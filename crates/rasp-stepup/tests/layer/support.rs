@@ -1,5 +1,5 @@
 //! Fixtures: a counting echo service, a test policy, requests.
-#![allow(missing_docs)]
+#![allow(missing_docs, dead_code)]
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -1,5 +1,7 @@
 //! One `tracing` event per non-allow decision, with structured fields and
-//! without secrets.
+//! without secrets. A binary of its own: `tracing`'s callsite cache is
+//! process-wide, so a capturing subscriber must not share the process with
+//! tests that run without one.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -8,7 +10,9 @@ use http::StatusCode;
 use rasp_stepup::RaspStepUp;
 use tower::{Layer, ServiceExt};
 
-use crate::support::*;
+#[path = "../layer/support.rs"]
+mod support;
+use support::*;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
