@@ -74,6 +74,7 @@ pub struct Rejection {
     pub(crate) incident: String,
     pub(crate) retry_after: Option<Duration>,
     pub(crate) description: &'static str,
+    pub(crate) rate: Option<crate::risk::RateLimited>,
 }
 
 impl Rejection {
@@ -83,6 +84,7 @@ impl Rejection {
             incident,
             retry_after: None,
             description: kind.default_description(),
+            rate: None,
         }
     }
 

@@ -7,6 +7,8 @@ use crate::clock::{Timestamp, random_id};
 use crate::decision::{Challenge, Decision, Rejection, RejectionKind};
 use crate::identity::{IdentityFuture, device_fingerprint};
 use crate::policy::{FailMode, Policy, PolicyInner, Requirement, Sensitivity};
+use crate::risk::{Assessment, RateLimited, RiskInput, assess, codes, in_any, settle};
+use crate::store::RateKey;
 use crate::store::{ChallengeRecord, StoreError};
 use crate::token::{Identity, TokenError};
 
@@ -19,12 +21,24 @@ pub(crate) struct Input {
     pub(crate) bearer: Option<String>,
     pub(crate) user_agent: Option<Vec<u8>>,
     pub(crate) custom: Option<IdentityFuture>,
+    pub(crate) risk: RiskInput,
 }
 
 /// The result of an evaluation.
 pub(crate) struct Evaluation {
     pub(crate) decision: Decision,
     pub(crate) identity: Option<Identity>,
+    pub(crate) assessment: Option<Assessment>,
+}
+
+impl Evaluation {
+    fn plain(decision: Decision, identity: Option<Identity>) -> Self {
+        Self {
+            decision,
+            identity,
+            assessment: None,
+        }
+    }
 }
 
 /// Per-request context the outer layer leaves for route-site annotations
@@ -34,6 +48,7 @@ pub(crate) struct StepUpContext {
     pub(crate) policy: Policy,
     pub(crate) identity: Option<Identity>,
     pub(crate) level: Sensitivity,
+    pub(crate) assessment: Option<Assessment>,
 }
 
 pub(crate) fn incident(policy: &PolicyInner) -> String {
@@ -114,11 +129,56 @@ pub(crate) fn satisfies(identity: &Identity, req: &Requirement, now: Timestamp) 
     }
 }
 
-/// The outer layer's evaluation.
+fn rate_limited(
+    p: &PolicyInner,
+    scope: &'static str,
+    quota: crate::risk::Quota,
+    verdict: crate::risk::RateVerdict,
+) -> Decision {
+    let mut r =
+        Rejection::new(RejectionKind::RateLimited, incident(p)).retry_after(verdict.retry_after);
+    r.rate = Some(RateLimited {
+        scope,
+        quota,
+        verdict,
+    });
+    Decision::Reject(r)
+}
+
+/// Applies one quota; `Some(decision)` when the request must stop here.
+async fn check_quota(
+    p: &PolicyInner,
+    level: Sensitivity,
+    scope: &'static str,
+    key: RateKey,
+    quota: Option<crate::risk::Quota>,
+    now: Timestamp,
+) -> Option<Decision> {
+    let quota = quota?;
+    match p.stores.rate.check(&key, &quota, now).await {
+        Ok(v) if !v.allowed => Some(rate_limited(p, scope, quota, v)),
+        Ok(_) => None,
+        Err(e) => match store_failed(p, level, &e) {
+            Decision::Allow => None,
+            d => Some(d),
+        },
+    }
+}
+
+/// The outer layer's evaluation: quotas, identity, risk, requirement.
 pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
     let p = &*policy.inner;
     let now = p.clock.now();
-    let req = &p.requirements[input.level.index()];
+    let level = input.level;
+    let req = &p.requirements[level.index()];
+    if let Some(ip) = input.risk.ip {
+        let quota = p.risk.rate.per_client[level.index()];
+        if let Some(d) =
+            check_quota(p, level, "client", RateKey::Client(level, ip), quota, now).await
+        {
+            return Evaluation::plain(d, None);
+        }
+    }
     let resolved = resolve_identity(
         p,
         input.bearer.as_deref(),
@@ -129,30 +189,84 @@ pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
     .await;
     let identity = match resolved {
         Ok(Ok(id)) => id,
-        Ok(Err(e)) if req.needs_identity() => {
-            return Evaluation {
-                decision: invalid_token(p, e),
-                identity: None,
-            };
-        }
+        Ok(Err(e)) if req.needs_identity() => return Evaluation::plain(invalid_token(p, e), None),
         Ok(Err(_)) => None,
         Err(e) if req.needs_identity() => {
-            return Evaluation {
-                decision: store_failed(p, input.level, &e),
-                identity: None,
-            };
+            return Evaluation::plain(store_failed(p, level, &e), None);
         }
         Err(_) => None,
     };
-    let decision = decide(
+    let (Some(id), true) = (&identity, req.needs_identity()) else {
+        let decision = decide(
+            &policy,
+            identity.as_ref(),
+            level,
+            input.user_agent.as_deref(),
+            now,
+            false,
+        )
+        .await;
+        return Evaluation::plain(decision, identity);
+    };
+    let quota = p.risk.rate.per_subject[level.index()];
+    if let Some(d) = check_quota(
+        p,
+        level,
+        "subject",
+        RateKey::Subject(level, id.subject().into()),
+        quota,
+        now,
+    )
+    .await
+    {
+        return Evaluation::plain(d, identity);
+    }
+    if in_any(&p.risk.denied_networks, input.risk.ip) {
+        return Evaluation::plain(
+            Decision::Reject(Rejection::new(RejectionKind::Risk, incident(p))),
+            identity,
+        );
+    }
+    let (assessment, pending) = match assess(&p.risk, &p.stores, id, &input.risk, now).await {
+        Ok(r) => r,
+        Err(e) => return Evaluation::plain(store_failed(p, level, &e), identity),
+    };
+    let decision = decide_with_risk(
         &policy,
-        identity.as_ref(),
-        input.level,
+        id,
+        level,
+        &assessment,
         input.user_agent.as_deref(),
         now,
     )
     .await;
-    Evaluation { decision, identity }
+    let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
+    if let Err(e) = settle(&p.risk, &p.stores, id.subject(), pending, confirm, now).await {
+        tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
+    }
+    Evaluation {
+        decision,
+        identity,
+        assessment: Some(assessment),
+    }
+}
+
+/// Risk thresholds first, then the requirement.
+pub(crate) async fn decide_with_risk(
+    policy: &Policy,
+    identity: &Identity,
+    level: Sensitivity,
+    assessment: &Assessment,
+    user_agent: Option<&[u8]>,
+    now: Timestamp,
+) -> Decision {
+    let p = &*policy.inner;
+    let req = &p.requirements[level.index()];
+    if assessment.has(codes::DENIED_NETWORK) || assessment.score >= req.risk_reject {
+        return Decision::Reject(Rejection::new(RejectionKind::Risk, incident(p)));
+    }
+    let force = assessment.score >= req.risk_step_up;
+    decide(policy, Some(identity), level, user_agent, now, force).await
 }
 
 pub(crate) async fn resolve_identity(
@@ -190,12 +304,14 @@ pub(crate) async fn resolve_identity(
 }
 
 /// Requirement check and challenge creation for an identity at a level.
+/// `force`: challenge even when the requirement is met (risk says so).
 pub(crate) async fn decide(
     policy: &Policy,
     identity: Option<&Identity>,
     level: Sensitivity,
     user_agent: Option<&[u8]>,
     now: Timestamp,
+    force: bool,
 ) -> Decision {
     let p = &*policy.inner;
     let req = &p.requirements[level.index()];
@@ -208,7 +324,7 @@ pub(crate) async fn decide(
                 .describe("the access token is missing"),
         );
     };
-    if satisfies(identity, req, now) {
+    if !force && satisfies(identity, req, now) {
         return Decision::Allow;
     }
     match challenge(p, identity, level, req, user_agent, now).await {
@@ -227,6 +343,13 @@ async fn challenge(
 ) -> Result<Challenge, StoreError> {
     let id = random_id(&*p.random).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let ttl = p.step_up.challenge_ttl;
+    // A level without an acr requirement (risk forced the challenge) asks
+    // for what `high` asks.
+    let req = if req.acr_values.is_empty() {
+        &p.requirements[Sensitivity::High.index()]
+    } else {
+        req
+    };
     let max_age = req.max_age.map_or(0, |d| d.as_secs());
     let record = ChallengeRecord::new(
         id.clone(),

@@ -72,6 +72,7 @@ mod identity;
 mod layer;
 mod policy;
 mod respond;
+pub mod risk;
 pub mod stepup;
 pub mod store;
 mod token;
@@ -84,6 +85,7 @@ pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
 pub use policy::{ConfigError, FailMode, Mode, Policy, PolicyBuilder, Requirement, Sensitivity};
 pub use respond::{PROBLEM_JSON, invalid_token_header, problem_types, step_up_header};
+pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;
 pub use stepup::{Elevation, Factor, StepUpState, TotpSecret, TotpSecrets, VerifyError};

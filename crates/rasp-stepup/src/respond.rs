@@ -182,6 +182,10 @@ fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
     if let Some(d) = r.retry_after {
         h.insert(RETRY_AFTER, retry_after_value(d));
     }
+    if let Some(rate) = &r.rate {
+        h.insert("ratelimit-policy", header(rate.policy_header()));
+        h.insert("ratelimit", header(rate.limit_header()));
+    }
     res
 }
 
@@ -192,10 +196,13 @@ pub(crate) fn log_decision(
     level: Sensitivity,
     route: Option<&str>,
     subject: Option<&str>,
+    assessment: Option<&crate::risk::Assessment>,
     monitor: bool,
 ) {
     let route = route.unwrap_or("<unmatched>");
     let subject = subject.unwrap_or("");
+    let (risk_score, risk_codes) =
+        assessment.map_or((0.0, String::new()), |a| (a.score, a.codes().join(",")));
     match decision {
         Decision::Allow => {}
         Decision::StepUp(c) => tracing::info!(
@@ -207,6 +214,8 @@ pub(crate) fn log_decision(
             subject,
             challenge.acr_values = %c.acr_values.join(" "),
             challenge.max_age = c.max_age,
+            risk.score = risk_score,
+            risk.codes = %risk_codes,
             "step-up required"
         ),
         Decision::Reject(r) => tracing::warn!(
@@ -218,6 +227,8 @@ pub(crate) fn log_decision(
             subject,
             incident = %r.incident,
             status = r.kind.status().as_u16(),
+            risk.score = risk_score,
+            risk.codes = %risk_codes,
             "request rejected"
         ),
     }

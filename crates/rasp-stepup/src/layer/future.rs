@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -15,14 +16,76 @@ use crate::decision::Decision;
 use crate::evaluate::{Evaluation, StepUpContext};
 use crate::policy::{Mode, Policy, Sensitivity};
 use crate::respond::{attach_monitored, log_decision, respond};
+use crate::risk::Assessment;
+use crate::store::CounterKey;
 
 pub(crate) type EvalFuture = Pin<Box<dyn Future<Output = Evaluation> + Send>>;
+type ObserveFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the future needs to finish a decision.
 pub(crate) struct Meta {
     pub(crate) policy: Policy,
     pub(crate) level: Sensitivity,
     pub(crate) template: Option<String>,
+    pub(crate) client_ip: Option<IpAddr>,
+    /// `Set-Cookie` for a new device id.
+    pub(crate) set_cookie: Option<HeaderValue>,
+}
+
+/// Decorations applied to the final response, and what to observe of it.
+pub(crate) struct Finish {
+    policy: Policy,
+    set_cookie: Option<HeaderValue>,
+    assessment: Option<Assessment>,
+    observe: Option<(Option<IpAddr>, Option<String>)>,
+}
+
+impl Finish {
+    fn decorate<R>(&mut self, res: &mut Response<R>) {
+        if let Some(c) = self.set_cookie.take() {
+            res.headers_mut().append(http::header::SET_COOKIE, c);
+        }
+        if let Some(a) = self.assessment.take() {
+            if self.policy.inner.risk.debug_header
+                && let Ok(v) = HeaderValue::try_from(a.header_value())
+            {
+                res.headers_mut().insert("x-rasp-risk", v);
+            }
+            res.extensions_mut().insert(a);
+        }
+    }
+
+    /// Counts 401/403/404 answers of the app for burst signals.
+    fn observe(&mut self, status: StatusCode) -> Option<ObserveFuture> {
+        let (ip, subject) = self.observe.take()?;
+        let auth = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        let not_found = status == StatusCode::NOT_FOUND;
+        if !auth && !not_found {
+            return None;
+        }
+        let policy = self.policy.clone();
+        Some(Box::pin(async move {
+            let p = &*policy.inner;
+            let now = p.clock.now();
+            let mut keys = Vec::with_capacity(2);
+            if auth {
+                keys.extend(ip.map(CounterKey::AuthFailuresOfClient));
+                keys.extend(subject.map(|s| CounterKey::AuthFailuresOfSubject(s.into())));
+            } else {
+                keys.extend(ip.map(CounterKey::NotFoundOfClient));
+            }
+            let window = if auth {
+                p.risk.auth_failures.1
+            } else {
+                p.risk.not_found.1
+            };
+            for key in keys {
+                if let Err(e) = p.stores.counters.bump(&key, window, now).await {
+                    tracing::warn!(target: "rasp::decision", error = %e, "could not count an answer of the app");
+                }
+            }
+        }))
+    }
 }
 
 pin_project! {
@@ -52,6 +115,11 @@ pin_project! {
             #[pin]
             fut: S::Future,
             monitored: Option<Decision>,
+            finish: Option<Finish>,
+        },
+        Observing {
+            fut: ObserveFuture,
+            res: Option<Response<R>>,
         },
         Respond {
             res: Option<Response<R>>,
@@ -77,6 +145,7 @@ where
             kind: Kind::Inner {
                 fut,
                 monitored: None,
+                finish: None,
             },
         }
     }
@@ -127,38 +196,72 @@ where
                     let meta = meta.take().expect("polled after completion");
                     let mut req = req.take().expect("polled after completion");
                     let mut inner = inner.take().expect("polled after completion");
-                    let Evaluation { decision, identity } = evaluation;
+                    let Evaluation {
+                        decision,
+                        identity,
+                        assessment,
+                    } = evaluation;
                     let monitor = meta.policy.mode() == Mode::Monitor;
                     log_decision(
                         &decision,
                         meta.level,
                         meta.template.as_deref(),
                         identity.as_ref().map(|i| i.subject()),
+                        assessment.as_ref(),
                         monitor,
                     );
+                    let mut finish = Finish {
+                        policy: meta.policy.clone(),
+                        set_cookie: meta.set_cookie,
+                        assessment: assessment.clone(),
+                        observe: Some((
+                            meta.client_ip,
+                            identity.as_ref().map(|i| i.subject().to_owned()),
+                        )),
+                    };
                     if decision != Decision::Allow && !monitor {
-                        Kind::Respond {
-                            res: Some(respond(decision)),
-                        }
+                        let mut res = respond(decision);
+                        finish.decorate(&mut res);
+                        Kind::Respond { res: Some(res) }
                     } else {
                         let ctx = StepUpContext {
                             policy: meta.policy,
                             identity,
                             level: meta.level,
+                            assessment,
                         };
                         attach(&mut req, ctx);
                         Kind::Inner {
                             fut: inner.call(req),
                             monitored: (decision != Decision::Allow).then_some(decision),
+                            finish: Some(finish),
                         }
                     }
                 }
-                KindProj::Inner { fut, monitored } => {
+                KindProj::Inner {
+                    fut,
+                    monitored,
+                    finish,
+                } => {
                     let mut res = ready!(fut.poll(cx))?;
                     if let Some(d) = monitored.take() {
                         attach_monitored(&mut res, d);
                     }
-                    return Poll::Ready(Ok(res));
+                    let Some(mut f) = finish.take() else {
+                        return Poll::Ready(Ok(res));
+                    };
+                    f.decorate(&mut res);
+                    match f.observe(res.status()) {
+                        Some(fut) => Kind::Observing {
+                            fut,
+                            res: Some(res),
+                        },
+                        None => return Poll::Ready(Ok(res)),
+                    }
+                }
+                KindProj::Observing { fut, res } => {
+                    ready!(fut.as_mut().poll(cx));
+                    return Poll::Ready(Ok(res.take().expect("polled after completion")));
                 }
                 KindProj::Respond { res } => {
                     return Poll::Ready(Ok(res.take().expect("polled after completion")));

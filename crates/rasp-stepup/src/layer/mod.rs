@@ -136,15 +136,18 @@ where
             return ResponseFuture::respond(res);
         }
         let bearer = bearer_token(req.headers());
-        if !p.requirements[level.index()].needs_identity()
+        let public = !p.requirements[level.index()].needs_identity();
+        if public
             && bearer.is_none()
             && p.identity.is_none()
+            && p.risk.rate.per_client[level.index()].is_none()
         {
-            // Fast path: a public route without credentials needs no store.
+            // Fast path: a public route without credentials or quota needs no store.
             let ctx = StepUpContext {
                 policy: self.policy.clone(),
                 identity: None,
                 level,
+                assessment: None,
             };
             attach(&mut req, ctx);
             return ResponseFuture::inner(self.inner.call(req));
@@ -155,6 +158,14 @@ where
             .headers()
             .get(http::header::USER_AGENT)
             .map(|v| v.as_bytes().to_vec());
+        let risk = p.risk_input(req.headers(), req.extensions());
+        let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
+            (Some(dc), None) => crate::clock::random_id(&*p.random)
+                .ok()
+                .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
+            _ => None,
+        };
+        let client_ip = risk.ip;
         let (parts, body) = req.into_parts();
         let custom = p.identity.as_ref().map(|x| x.identify(&parts));
         let req = Request::from_parts(parts, body);
@@ -163,6 +174,7 @@ where
             bearer,
             user_agent,
             custom,
+            risk,
         };
         let eval = Box::pin(evaluate::evaluate(self.policy.clone(), input));
         // The ready service goes into the future; a fresh clone stays here.
@@ -172,6 +184,8 @@ where
             policy: self.policy.clone(),
             level,
             template,
+            client_ip,
+            set_cookie,
         };
         ResponseFuture::deciding(eval, inner, req, meta)
     }
@@ -252,7 +266,7 @@ where
                 RejectionKind::Misconfigured,
                 "misconfigured".into(),
             ));
-            log_decision(&decision, self.level, None, None, false);
+            log_decision(&decision, self.level, None, None, None, false);
             return ResponseFuture::respond(respond(decision));
         };
         if self.level <= ctx.level {
@@ -269,19 +283,23 @@ where
             ..ctx.clone()
         });
         let policy = ctx.policy.clone();
+        let client_ip = policy.inner.risk_input(req.headers(), req.extensions()).ip;
         let eval = Box::pin(async move {
             let now = ctx.policy.inner.clock.now();
-            let decision = evaluate::decide(
-                &ctx.policy,
-                ctx.identity.as_ref(),
-                level,
-                user_agent.as_deref(),
-                now,
-            )
-            .await;
+            let ua = user_agent.as_deref();
+            let decision = match (&ctx.identity, &ctx.assessment) {
+                (Some(id), Some(a)) => {
+                    evaluate::decide_with_risk(&ctx.policy, id, level, a, ua, now).await
+                }
+                _ => {
+                    evaluate::decide(&ctx.policy, ctx.identity.as_ref(), level, ua, now, false)
+                        .await
+                }
+            };
             Evaluation {
                 decision,
                 identity: ctx.identity,
+                assessment: ctx.assessment,
             }
         });
         let clone = self.inner.clone();
@@ -294,6 +312,8 @@ where
                 policy,
                 level,
                 template,
+                client_ip,
+                set_cookie: None,
             },
         )
     }

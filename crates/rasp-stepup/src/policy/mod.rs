@@ -32,6 +32,7 @@ pub(crate) use routes::{RouteKey, RouteTable, parse_method};
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::identity::IdentityExtractor;
+use crate::risk::{DeviceCookie, RiskInput, RiskRules};
 use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
 
@@ -321,6 +322,8 @@ pub(crate) struct PolicyInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) random: Arc<dyn Random>,
     pub(crate) identity: Option<Arc<dyn IdentityExtractor>>,
+    pub(crate) risk: RiskRules,
+    pub(crate) device_cookie: Option<DeviceCookie>,
 }
 
 impl fmt::Debug for Policy {
@@ -390,6 +393,23 @@ impl Policy {
 }
 
 impl PolicyInner {
+    /// The request facts the risk engine reads.
+    pub(crate) fn risk_input(
+        &self,
+        headers: &http::HeaderMap,
+        ext: &http::Extensions,
+    ) -> RiskInput {
+        RiskInput {
+            ip: crate::risk::client_ip(
+                crate::risk::peer_of(ext),
+                headers,
+                &self.risk.trusted_proxies,
+            ),
+            fingerprint: crate::risk::fingerprint(headers),
+            cookie_device: self.device_cookie.as_ref().and_then(|c| c.read(headers)),
+        }
+    }
+
     /// (sensitivity, template) of a request.
     pub(crate) fn sensitivity<'a>(
         &'a self,
@@ -422,6 +442,7 @@ pub struct PolicyBuilder {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Random>,
     identity: Option<Arc<dyn IdentityExtractor>>,
+    risk: RiskRules,
     file_tokens: file::TokenSection,
 }
 
@@ -444,6 +465,7 @@ impl Default for PolicyBuilder {
             clock: Arc::new(SystemClock),
             random: Arc::new(OsRandom),
             identity: None,
+            risk: RiskRules::default(),
             file_tokens: file::TokenSection::default(),
         }
     }
@@ -563,6 +585,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Adaptive risk: trusted proxies, rate quotas, location, device and
+    /// behaviour signals (default: on, without a location source).
+    pub fn risk(mut self, rules: RiskRules) -> Self {
+        self.risk = rules;
+        self
+    }
+
     /// Applies a TOML policy document (see `docs/policy.md`) on top of the
     /// settings made so far.
     ///
@@ -666,6 +695,32 @@ impl PolicyBuilder {
             .ok_or(ConfigError::Missing("tokens"))?
             .apply_file(self.file_tokens);
         let tokens = Tokens::new(tokens)?;
+        let device_cookie = match &self.risk.device_cookie {
+            None => None,
+            Some((name, key)) => {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return Err(ConfigError::Invalid {
+                        setting: "risk.device_cookie",
+                        reason: format!("invalid cookie name {name:?}"),
+                    });
+                }
+                let key = match key {
+                    Some(k) => *k,
+                    None => {
+                        let mut k = [0u8; 32];
+                        self.random
+                            .fill(&mut k)
+                            .map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
+                        k
+                    }
+                };
+                Some(DeviceCookie::new(name.clone(), key))
+            }
+        };
         Ok(Policy {
             inner: Arc::new(PolicyInner {
                 mode: self.mode,
@@ -679,6 +734,8 @@ impl PolicyBuilder {
                 clock: self.clock,
                 random: self.random,
                 identity: self.identity,
+                risk: self.risk,
+                device_cookie,
             }),
         })
     }

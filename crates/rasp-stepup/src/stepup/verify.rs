@@ -331,6 +331,9 @@ impl StepUpState {
             .tokens
             .mint_elevated(&grant, now)
             .map_err(|_| VerifyError::Unavailable)?;
+        // The context the factor was proven from is now the subject's own.
+        let input = p.risk_input(&parts.headers, &parts.extensions);
+        crate::risk::confirm_step_up(&p.risk, &p.stores, &identity, &input, now).await?;
         Ok(Elevation {
             access_token: minted.token,
             expires_in: minted.expires_in,

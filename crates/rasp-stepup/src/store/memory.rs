@@ -5,10 +5,12 @@ use std::future::ready;
 use std::time::Duration;
 
 use super::{
-    AttemptStore, BoundedMap, ChallengeAttempt, ChallengeRecord, ChallengeStore, ReplayStore,
-    RevocationStore, StoreError, StoreFuture, SubjectGate, SubjectLimits, WhenFull,
+    AttemptStore, BoundedMap, ChallengeAttempt, ChallengeRecord, ChallengeStore, CounterKey,
+    CounterStore, HistoryStore, RateKey, RateStore, ReplayStore, RevocationStore, StoreError,
+    StoreFuture, SubjectGate, SubjectLimits, WhenFull,
 };
 use crate::clock::Timestamp;
+use crate::risk::{Quota, RateVerdict, SubjectHistory, gcra};
 
 /// How long a hard lock (and the failure history behind it) is remembered.
 const HARD_LOCK_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -27,6 +29,12 @@ pub struct MemoryLimits {
     pub attempts: usize,
     /// Revoked subjects and token ids.
     pub revocations: usize,
+    /// Rate-limit keys (client addresses and subjects, per level); the
+    /// entries closest to full recovery are evicted when full.
+    pub rate_keys: usize,
+    /// Subjects with a risk history; the least recently seen are evicted
+    /// when full.
+    pub histories: usize,
 }
 
 impl Default for MemoryLimits {
@@ -36,6 +44,8 @@ impl Default for MemoryLimits {
             replay: 100_000,
             attempts: 100_000,
             revocations: 100_000,
+            rate_keys: 1_000_000,
+            histories: 100_000,
         }
     }
 }
@@ -59,6 +69,9 @@ pub struct MemoryStore {
     attempts: BoundedMap<String, SubjectState>,
     epochs: BoundedMap<String, u64>,
     jtis: BoundedMap<String, ()>,
+    rate: BoundedMap<RateKey, u64>,
+    history: BoundedMap<Box<str>, SubjectHistory>,
+    counters: BoundedMap<CounterKey, u32>,
 }
 
 impl Default for MemoryStore {
@@ -77,6 +90,11 @@ impl MemoryStore {
             attempts: BoundedMap::new(limits.attempts, WhenFull::Refuse),
             epochs: BoundedMap::new(limits.revocations, WhenFull::Refuse),
             jtis: BoundedMap::new(limits.revocations, WhenFull::Refuse),
+            // A GCRA entry that expires has fully recovered: evicting the
+            // soonest-expiring one loses the least state.
+            rate: BoundedMap::new(limits.rate_keys, WhenFull::EvictSoonest),
+            history: BoundedMap::new(limits.histories, WhenFull::EvictSoonest),
+            counters: BoundedMap::new(limits.rate_keys, WhenFull::EvictSoonest),
         }
     }
 }
@@ -268,6 +286,71 @@ impl RevocationStore for MemoryStore {
             self.jtis
                 .update(jti.to_owned(), now, |_| (Some(((), until)), ())),
         ))
+    }
+}
+
+impl RateStore for MemoryStore {
+    fn check<'a>(
+        &'a self,
+        key: &'a RateKey,
+        quota: &'a Quota,
+        now: Timestamp,
+    ) -> StoreFuture<'a, RateVerdict> {
+        let now_ms = now.as_millis();
+        let verdict = self.rate.update(key.clone(), now, |cur| {
+            let (verdict, next) = gcra(cur.as_ref().map(|(tat, _)| *tat), now_ms, quota);
+            match next {
+                Some(tat) => (Some((tat, Timestamp::from_millis(tat))), verdict),
+                None => (cur, verdict),
+            }
+        });
+        done(full(verdict))
+    }
+}
+
+impl CounterStore for MemoryStore {
+    fn bump<'a>(
+        &'a self,
+        key: &'a CounterKey,
+        window: Duration,
+        now: Timestamp,
+    ) -> StoreFuture<'a, u32> {
+        done(full(self.counters.update(key.clone(), now, |cur| {
+            let (n, exp) = cur.unwrap_or((0, now.plus(window)));
+            let n = n.saturating_add(1);
+            (Some((n, exp)), n)
+        })))
+    }
+
+    fn count<'a>(&'a self, key: &'a CounterKey, now: Timestamp) -> StoreFuture<'a, u32> {
+        done(Ok(self.counters.get(key, now).unwrap_or(0)))
+    }
+
+    fn reset<'a>(&'a self, key: &'a CounterKey, now: Timestamp) -> StoreFuture<'a, ()> {
+        self.counters.remove(key, now);
+        done(Ok(()))
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn load<'a>(
+        &'a self,
+        subject: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Option<SubjectHistory>> {
+        done(Ok(self.history.get(subject, now)))
+    }
+
+    fn save<'a>(
+        &'a self,
+        subject: &'a str,
+        history: SubjectHistory,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()> {
+        done(full(self.history.update(subject.into(), now, |_| {
+            (Some((history, now.plus(ttl))), ())
+        })))
     }
 }
 

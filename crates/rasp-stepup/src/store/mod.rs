@@ -247,6 +247,98 @@ pub trait RevocationStore: Send + Sync + 'static {
     ) -> StoreFuture<'a, ()>;
 }
 
+/// Rate-limit state (GCRA theoretical arrival times).
+pub trait RateStore: Send + Sync + 'static {
+    /// Atomically applies one GCRA step for `key` under `quota`.
+    fn check<'a>(
+        &'a self,
+        key: &'a RateKey,
+        quota: &'a crate::risk::Quota,
+        now: Timestamp,
+    ) -> StoreFuture<'a, crate::risk::RateVerdict>;
+}
+
+/// What a rate limit counts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RateKey {
+    /// A client address at a sensitivity level.
+    Client(Sensitivity, std::net::IpAddr),
+    /// A subject at a sensitivity level.
+    Subject(Sensitivity, Box<str>),
+}
+
+impl RateKey {
+    /// A stable text form (for shared backends).
+    #[must_use]
+    pub fn to_key_string(&self) -> String {
+        match self {
+            Self::Client(l, ip) => format!("c:{l}:{ip}"),
+            Self::Subject(l, s) => format!("s:{l}:{s}"),
+        }
+    }
+}
+
+/// What a burst counter counts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CounterKey {
+    /// 401/403 answers of the app to a client address.
+    AuthFailuresOfClient(std::net::IpAddr),
+    /// 401/403 answers of the app to a subject.
+    AuthFailuresOfSubject(Box<str>),
+    /// 404 answers of the app to a client address.
+    NotFoundOfClient(std::net::IpAddr),
+}
+
+impl CounterKey {
+    /// A stable text form (for shared backends).
+    #[must_use]
+    pub fn to_key_string(&self) -> String {
+        match self {
+            Self::AuthFailuresOfClient(ip) => format!("af:c:{ip}"),
+            Self::AuthFailuresOfSubject(s) => format!("af:s:{s}"),
+            Self::NotFoundOfClient(ip) => format!("nf:c:{ip}"),
+        }
+    }
+}
+
+/// Fixed-window event counters (bursts of 401/403/404).
+pub trait CounterStore: Send + Sync + 'static {
+    /// Atomically adds one event; returns the count in the current window.
+    fn bump<'a>(
+        &'a self,
+        key: &'a CounterKey,
+        window: Duration,
+        now: Timestamp,
+    ) -> StoreFuture<'a, u32>;
+
+    /// The count in the current window.
+    fn count<'a>(&'a self, key: &'a CounterKey, now: Timestamp) -> StoreFuture<'a, u32>;
+
+    /// Clears a counter (after a successful step-up).
+    fn reset<'a>(&'a self, key: &'a CounterKey, now: Timestamp) -> StoreFuture<'a, ()>;
+}
+
+/// Per-subject risk history (locations, devices, networks, baselines).
+pub trait HistoryStore: Send + Sync + 'static {
+    /// The history of `subject`, if any.
+    fn load<'a>(
+        &'a self,
+        subject: &'a str,
+        now: Timestamp,
+    ) -> StoreFuture<'a, Option<crate::risk::SubjectHistory>>;
+
+    /// Replaces the history of `subject`, kept for `ttl`.
+    fn save<'a>(
+        &'a self,
+        subject: &'a str,
+        history: crate::risk::SubjectHistory,
+        ttl: Duration,
+        now: Timestamp,
+    ) -> StoreFuture<'a, ()>;
+}
+
 /// The set of stores a [`Policy`](crate::Policy) uses.
 ///
 /// One backend type usually implements every trait:
@@ -257,19 +349,31 @@ pub struct Stores {
     pub(crate) replay: Arc<dyn ReplayStore>,
     pub(crate) attempts: Arc<dyn AttemptStore>,
     pub(crate) revocation: Arc<dyn RevocationStore>,
+    pub(crate) rate: Arc<dyn RateStore>,
+    pub(crate) history: Arc<dyn HistoryStore>,
+    pub(crate) counters: Arc<dyn CounterStore>,
 }
 
 impl Stores {
     /// Every store served by one backend.
     pub fn from_backend<T>(backend: Arc<T>) -> Self
     where
-        T: ChallengeStore + ReplayStore + AttemptStore + RevocationStore,
+        T: ChallengeStore
+            + ReplayStore
+            + AttemptStore
+            + RevocationStore
+            + RateStore
+            + HistoryStore
+            + CounterStore,
     {
         Self {
             challenges: backend.clone(),
             replay: backend.clone(),
             attempts: backend.clone(),
-            revocation: backend,
+            revocation: backend.clone(),
+            rate: backend.clone(),
+            history: backend.clone(),
+            counters: backend,
         }
     }
 

@@ -1,0 +1,632 @@
+//! Adaptive risk: client address, rate limits, location, device and
+//! behaviour signals, combined into an explainable score.
+//!
+//! Each assessor yields [`Signal`]s (`code`, `confidence`, `points`). Signals
+//! fall into categories (location, network, device, behaviour); a category
+//! contributes its strongest signal (network adds its trusted-network bonus),
+//! and the categories add up to a score from 0 to 100. Each level's
+//! [`Requirement`](crate::Requirement) compares the score with its
+//! `risk_step_up` and `risk_reject` thresholds. See `docs/risk.md`.
+
+mod client;
+mod device;
+mod location;
+mod rate;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+pub use client::PeerAddr;
+pub(crate) use client::{client_ip, peer_of};
+pub(crate) use device::{DeviceCookie, device_key, fingerprint};
+#[cfg(feature = "geoip")]
+pub use location::GeoIp;
+pub use location::{Anonymity, GeoIpError, Location, Locator, distance_km};
+pub use rate::{Quota, RateRules, RateVerdict};
+pub(crate) use rate::{RateLimited, gcra};
+
+use crate::clock::Timestamp;
+use crate::store::{CounterKey, StoreError, Stores};
+use crate::token::Identity;
+
+/// Signal codes.
+pub mod codes {
+    /// Two sightings farther apart than the maximum speed allows.
+    pub const IMPOSSIBLE_TRAVEL: &str = "impossible_travel";
+    /// A country this subject was not confirmed in before.
+    pub const NEW_COUNTRY: &str = "new_country";
+    /// An autonomous system this subject was not confirmed in before.
+    pub const NEW_ASN: &str = "new_asn";
+    /// Tor, public proxy, anonymous VPN or hosting network.
+    pub const ANONYMOUS_IP: &str = "anonymous_ip";
+    /// An allow-listed network (lowers the score).
+    pub const TRUSTED_NETWORK: &str = "trusted_network";
+    /// A deny-listed network (always rejected).
+    pub const DENIED_NETWORK: &str = "denied_network";
+    /// A device this subject was not confirmed on before.
+    pub const NEW_DEVICE: &str = "new_device";
+    /// One subject from many networks in a short window.
+    pub const MULTI_IP_BURST: &str = "multi_ip_burst";
+    /// Many 401/403 answers of the app to this client or subject.
+    pub const AUTH_FAILURE_BURST: &str = "auth_failure_burst";
+    /// Many 404 answers of the app to this client (enumeration).
+    pub const NOT_FOUND_BURST: &str = "not_found_burst";
+    /// A request rate far above the subject's own baseline.
+    pub const RATE_ABOVE_BASELINE: &str = "rate_above_baseline";
+    /// No location data for the address (informational).
+    pub const MISSING_GEOIP: &str = "missing_geoip";
+    /// No client address known (informational).
+    pub const MISSING_CLIENT_ADDR: &str = "missing_client_addr";
+    /// Within the subject's learning period (informational).
+    pub const INITIAL_SIGHTING: &str = "initial_sighting";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Category {
+    Location,
+    Network,
+    Device,
+    Behaviour,
+    Info,
+}
+
+fn category(code: &str) -> Category {
+    match code {
+        codes::IMPOSSIBLE_TRAVEL | codes::NEW_COUNTRY | codes::NEW_ASN => Category::Location,
+        codes::ANONYMOUS_IP | codes::TRUSTED_NETWORK | codes::DENIED_NETWORK => Category::Network,
+        codes::NEW_DEVICE => Category::Device,
+        codes::MULTI_IP_BURST
+        | codes::AUTH_FAILURE_BURST
+        | codes::NOT_FOUND_BURST
+        | codes::RATE_ABOVE_BASELINE => Category::Behaviour,
+        _ => Category::Info,
+    }
+}
+
+/// One finding of an assessor.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Signal {
+    /// The code (see [`codes`]).
+    pub code: &'static str,
+    /// 0 to 1.
+    pub confidence: f32,
+    /// Points it adds (weight × confidence; negative lowers the score).
+    pub points: f32,
+}
+
+/// The assessment of one request: a score and the signals behind it.
+/// Inserted into response extensions.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Assessment {
+    /// 0 to 100.
+    pub score: f32,
+    /// Every signal, informational ones included.
+    pub signals: Vec<Signal>,
+}
+
+impl Assessment {
+    /// The codes of all signals.
+    #[must_use]
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.signals.iter().map(|s| s.code).collect()
+    }
+
+    /// Whether a signal with `code` is present.
+    #[must_use]
+    pub fn has(&self, code: &str) -> bool {
+        self.signals.iter().any(|s| s.code == code)
+    }
+
+    fn push(&mut self, code: &'static str, confidence: f32, rules: &RiskRules) {
+        let points = rules.weight_of(code) * confidence;
+        self.signals.push(Signal {
+            code,
+            confidence,
+            points,
+        });
+    }
+
+    fn finish(&mut self) {
+        let mut by_cat = [0f32; 4];
+        let mut bonus = 0f32;
+        for s in &self.signals {
+            let i = match category(s.code) {
+                Category::Location => 0,
+                Category::Network => 1,
+                Category::Device => 2,
+                Category::Behaviour => 3,
+                Category::Info => continue,
+            };
+            if s.points < 0.0 {
+                bonus += s.points;
+            } else {
+                by_cat[i] = by_cat[i].max(s.points);
+            }
+        }
+        self.score = (by_cat.iter().sum::<f32>() + bonus).clamp(0.0, 100.0);
+    }
+
+    /// `score=50 codes=impossible_travel,new_country` (debug header).
+    pub(crate) fn header_value(&self) -> String {
+        format!("score={:.0} codes={}", self.score, self.codes().join(","))
+    }
+}
+
+/// A confirmed sighting: where the subject last was, and when.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sighting {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lon: f64,
+    /// Accuracy radius, km.
+    pub radius_km: f64,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+}
+
+/// What the risk engine remembers of one subject. Bounded: every list keeps
+/// its most recent entries only.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SubjectHistory {
+    /// Confirmed (low-risk or stepped-up) sightings so far.
+    pub sightings: u32,
+    /// Last confirmed location.
+    pub last: Option<Sighting>,
+    /// Confirmed countries (most recent last, at most 8).
+    pub countries: Vec<String>,
+    /// Confirmed ASNs (at most 8).
+    pub asns: Vec<u32>,
+    /// Confirmed device keys (at most 8).
+    pub devices: Vec<u64>,
+    /// Recent networks (hash, seen at seconds), for multi-IP bursts (at most 16).
+    pub networks: Vec<(u64, u64)>,
+    /// Current minute (since the epoch) and its request count.
+    pub minute: u64,
+    /// Requests in `minute`.
+    pub minute_count: u32,
+    /// Moving average of requests per minute.
+    pub baseline: f32,
+}
+
+const KEEP: usize = 8;
+const KEEP_NETWORKS: usize = 16;
+
+fn remember<T: PartialEq>(list: &mut Vec<T>, item: T, keep: usize) {
+    list.retain(|x| *x != item);
+    list.push(item);
+    if list.len() > keep {
+        list.remove(0);
+    }
+}
+
+fn network_key(ip: IpAddr) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let net: IpNet = match ip {
+        IpAddr::V4(v4) => IpNet::V4(
+            ipnet::Ipv4Net::new(v4, 24)
+                .map(|n| n.trunc())
+                .unwrap_or_default(),
+        ),
+        IpAddr::V6(v6) => IpNet::V6(
+            ipnet::Ipv6Net::new(v6, 48)
+                .map(|n| n.trunc())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut h = DefaultHasher::new();
+    net.hash(&mut h);
+    h.finish()
+}
+
+/// Risk settings. `RiskRules::default()` is on with sensible weights; no
+/// location source until one is given.
+#[derive(Clone)]
+#[must_use]
+pub struct RiskRules {
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) rate: RateRules,
+    pub(crate) locator: Option<Arc<dyn Locator>>,
+    pub(crate) trusted_networks: Vec<IpNet>,
+    pub(crate) denied_networks: Vec<IpNet>,
+    pub(crate) max_speed_kmh: f64,
+    pub(crate) learning_sightings: u32,
+    pub(crate) multi_ip: (u32, Duration),
+    pub(crate) auth_failures: (u32, Duration),
+    pub(crate) not_found: (u32, Duration),
+    pub(crate) baseline_factor: f32,
+    pub(crate) baseline_floor: f32,
+    weights: Vec<(&'static str, f32)>,
+    pub(crate) device_cookie: Option<(String, Option<[u8; 32]>)>,
+    pub(crate) debug_header: bool,
+    pub(crate) confirm_below: f32,
+    pub(crate) history_ttl: Duration,
+}
+
+impl std::fmt::Debug for RiskRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RiskRules")
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rate", &self.rate)
+            .field("locator", &self.locator.is_some())
+            .field("max_speed_kmh", &self.max_speed_kmh)
+            .field("weights", &self.weights)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RiskRules {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            rate: RateRules::default(),
+            locator: None,
+            trusted_networks: Vec::new(),
+            denied_networks: Vec::new(),
+            max_speed_kmh: 900.0,
+            learning_sightings: 3,
+            multi_ip: (4, Duration::from_secs(600)),
+            auth_failures: (10, Duration::from_secs(300)),
+            not_found: (30, Duration::from_secs(60)),
+            baseline_factor: 10.0,
+            baseline_floor: 30.0,
+            weights: vec![
+                (codes::IMPOSSIBLE_TRAVEL, 50.0),
+                (codes::NEW_COUNTRY, 30.0),
+                (codes::NEW_ASN, 15.0),
+                (codes::ANONYMOUS_IP, 50.0),
+                (codes::TRUSTED_NETWORK, -30.0),
+                (codes::NEW_DEVICE, 45.0),
+                (codes::MULTI_IP_BURST, 45.0),
+                (codes::AUTH_FAILURE_BURST, 45.0),
+                (codes::NOT_FOUND_BURST, 30.0),
+                (codes::RATE_ABOVE_BASELINE, 25.0),
+            ],
+            device_cookie: Some(("rasp_did".into(), None)),
+            debug_header: false,
+            confirm_below: 30.0,
+            history_ttl: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+}
+
+impl RiskRules {
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed.
+    pub fn trusted_proxies<I: IntoIterator<Item = IpNet>>(mut self, nets: I) -> Self {
+        self.trusted_proxies = nets.into_iter().collect();
+        self
+    }
+
+    /// Rate quotas.
+    pub fn rate(mut self, rate: RateRules) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// The location source (e.g. [`GeoIp`]).
+    pub fn locator(mut self, locator: impl Locator) -> Self {
+        self.locator = Some(Arc::new(locator));
+        self
+    }
+
+    /// Networks that lower risk (office, VPN egress).
+    pub fn trusted_networks<I: IntoIterator<Item = IpNet>>(mut self, nets: I) -> Self {
+        self.trusted_networks = nets.into_iter().collect();
+        self
+    }
+
+    /// Networks that are always rejected (403) on authenticated routes and above.
+    pub fn denied_networks<I: IntoIterator<Item = IpNet>>(mut self, nets: I) -> Self {
+        self.denied_networks = nets.into_iter().collect();
+        self
+    }
+
+    /// Speed above which travel is impossible (default 900 km/h).
+    pub fn max_speed_kmh(mut self, kmh: f64) -> Self {
+        self.max_speed_kmh = kmh;
+        self
+    }
+
+    /// Confirmed sightings before location and device signals start
+    /// (default 3).
+    pub fn learning_sightings(mut self, n: u32) -> Self {
+        self.learning_sightings = n;
+        self
+    }
+
+    /// Distinct networks (/24, /48) per subject within `window` that make a
+    /// burst (default 4 in 10 min).
+    pub fn multi_ip_burst(mut self, networks: u32, window: Duration) -> Self {
+        self.multi_ip = (networks, window);
+        self
+    }
+
+    /// 401/403 answers per client or subject within `window` that make a
+    /// burst (default 10 in 5 min).
+    pub fn auth_failure_burst(mut self, count: u32, window: Duration) -> Self {
+        self.auth_failures = (count, window);
+        self
+    }
+
+    /// 404 answers per client within `window` that make a burst (default 30 in 1 min).
+    pub fn not_found_burst(mut self, count: u32, window: Duration) -> Self {
+        self.not_found = (count, window);
+        self
+    }
+
+    /// Sets the points of a signal code (confidence 1).
+    pub fn weight(mut self, code: &'static str, points: f32) -> Self {
+        self.weights.retain(|(c, _)| *c != code);
+        self.weights.push((code, points));
+        self
+    }
+
+    /// The device-id cookie's name and HMAC key (default name `rasp_did`,
+    /// a random key per process: give a shared key to several replicas).
+    pub fn device_cookie(mut self, name: impl Into<String>, key: [u8; 32]) -> Self {
+        self.device_cookie = Some((name.into(), Some(key)));
+        self
+    }
+
+    /// Turns the device-id cookie off.
+    pub fn no_device_cookie(mut self) -> Self {
+        self.device_cookie = None;
+        self
+    }
+
+    /// Adds `X-Rasp-Risk: score=.. codes=..` to responses.
+    ///
+    /// # Security
+    ///
+    /// For development only: it tells clients which signals fired.
+    pub fn insecure_debug_header(mut self, on: bool) -> Self {
+        self.debug_header = on;
+        self
+    }
+
+    pub(crate) fn weight_of(&self, code: &str) -> f32 {
+        self.weights
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or(0.0, |(_, w)| *w)
+    }
+}
+
+/// The request facts the risk engine reads.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RiskInput {
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) fingerprint: u64,
+    pub(crate) cookie_device: Option<String>,
+}
+
+/// What to remember if the request turns out confirmed.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    history: SubjectHistory,
+    location: Option<Location>,
+    devices: [u64; 2],
+}
+
+pub(crate) fn in_any(nets: &[IpNet], ip: Option<IpAddr>) -> bool {
+    ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
+}
+
+/// Assesses one authenticated request.
+pub(crate) async fn assess(
+    rules: &RiskRules,
+    stores: &Stores,
+    identity: &Identity,
+    input: &RiskInput,
+    now: Timestamp,
+) -> Result<(Assessment, Pending), StoreError> {
+    let subject = identity.subject();
+    let mut hist = stores.history.load(subject, now).await?.unwrap_or_default();
+    let mut a = Assessment::default();
+    let learning = hist.sightings < rules.learning_sightings;
+    if learning {
+        a.push(codes::INITIAL_SIGHTING, 1.0, rules);
+    }
+    let mut location = None;
+    match input.ip {
+        None => a.push(codes::MISSING_CLIENT_ADDR, 1.0, rules),
+        Some(ip) => {
+            if in_any(&rules.denied_networks, Some(ip)) {
+                a.push(codes::DENIED_NETWORK, 1.0, rules);
+            }
+            if in_any(&rules.trusted_networks, Some(ip)) {
+                a.push(codes::TRUSTED_NETWORK, 1.0, rules);
+            }
+            if let Some(locator) = &rules.locator {
+                location = locator.locate(ip);
+                if location.is_none() {
+                    a.push(codes::MISSING_GEOIP, 1.0, rules);
+                }
+            }
+            if let Some(loc) = &location {
+                let anon = loc.anonymous.confidence();
+                if anon > 0.0 {
+                    a.push(codes::ANONYMOUS_IP, anon, rules);
+                }
+                if !learning {
+                    if let Some(c) = &loc.country
+                        && !hist.countries.is_empty()
+                        && !hist.countries.contains(c)
+                    {
+                        a.push(codes::NEW_COUNTRY, 1.0, rules);
+                    }
+                    if let Some(asn) = loc.asn
+                        && !hist.asns.is_empty()
+                        && !hist.asns.contains(&asn)
+                    {
+                        a.push(codes::NEW_ASN, 1.0, rules);
+                    }
+                    if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
+                        let d =
+                            distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
+                        let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64)
+                            / 3_600_000.0;
+                        if d > 0.0 && d / hours > rules.max_speed_kmh {
+                            a.push(codes::IMPOSSIBLE_TRAVEL, 1.0, rules);
+                        }
+                    }
+                }
+            }
+            // Networks seen for this subject, for multi-IP bursts.
+            let secs = now.as_secs();
+            let (threshold, window) = rules.multi_ip;
+            hist.networks
+                .retain(|(_, at)| secs.saturating_sub(*at) < window.as_secs());
+            let key = network_key(ip);
+            hist.networks.retain(|(k, _)| *k != key);
+            hist.networks.push((key, secs));
+            if hist.networks.len() > KEEP_NETWORKS {
+                hist.networks.remove(0);
+            }
+            if hist.networks.len() as u32 >= threshold {
+                a.push(codes::MULTI_IP_BURST, 1.0, rules);
+            }
+        }
+    }
+
+    // Device.
+    let dkey = device_key(input.cookie_device.as_deref(), input.fingerprint);
+    if !learning && !hist.devices.contains(&dkey) && !hist.devices.contains(&input.fingerprint) {
+        a.push(codes::NEW_DEVICE, 1.0, rules);
+    }
+
+    // Behaviour: bursts the app answered, and the subject's own rate.
+    let (limit, _) = rules.auth_failures;
+    let by_subject = stores
+        .counters
+        .count(&CounterKey::AuthFailuresOfSubject(subject.into()), now)
+        .await?;
+    let by_client = match input.ip {
+        Some(ip) => {
+            stores
+                .counters
+                .count(&CounterKey::AuthFailuresOfClient(ip), now)
+                .await?
+        }
+        None => 0,
+    };
+    if by_subject.max(by_client) >= limit {
+        a.push(codes::AUTH_FAILURE_BURST, 1.0, rules);
+    }
+    if let Some(ip) = input.ip {
+        let nf = stores
+            .counters
+            .count(&CounterKey::NotFoundOfClient(ip), now)
+            .await?;
+        if nf >= rules.not_found.0 {
+            a.push(codes::NOT_FOUND_BURST, 1.0, rules);
+        }
+    }
+    let minute = now.as_secs() / 60;
+    if minute != hist.minute {
+        let gap = minute.saturating_sub(hist.minute).min(60) as i32;
+        // Decay over the minutes without requests too.
+        let mut base = 0.8 * hist.baseline + 0.2 * hist.minute_count as f32;
+        for _ in 1..gap {
+            base *= 0.8;
+        }
+        hist.baseline = if hist.minute == 0 { 0.0 } else { base };
+        hist.minute = minute;
+        hist.minute_count = 0;
+    }
+    hist.minute_count = hist.minute_count.saturating_add(1);
+    if !learning
+        && hist.minute_count as f32
+            > rules.baseline_factor
+                * hist
+                    .baseline
+                    .max(rules.baseline_floor / rules.baseline_factor)
+    {
+        a.push(codes::RATE_ABOVE_BASELINE, 1.0, rules);
+    }
+    a.finish();
+    Ok((
+        a,
+        Pending {
+            history: hist,
+            location,
+            devices: [dkey, input.fingerprint],
+        },
+    ))
+}
+
+/// Records the request's context as confirmed (or just saves the counters).
+pub(crate) async fn settle(
+    rules: &RiskRules,
+    stores: &Stores,
+    subject: &str,
+    mut pending: Pending,
+    confirm: bool,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    if confirm {
+        let h = &mut pending.history;
+        h.sightings = h.sightings.saturating_add(1);
+        if let Some(loc) = &pending.location {
+            if let Some(c) = &loc.country {
+                remember(&mut h.countries, c.clone(), KEEP);
+            }
+            if let Some(asn) = loc.asn {
+                remember(&mut h.asns, asn, KEEP);
+            }
+            if let Some((lat, lon, radius_km)) = loc.coordinates() {
+                h.last = Some(Sighting {
+                    lat,
+                    lon,
+                    radius_km,
+                    at_ms: now.as_millis(),
+                });
+            }
+        }
+        for d in pending.devices {
+            remember(&mut h.devices, d, KEEP);
+        }
+    }
+    stores
+        .history
+        .save(subject, pending.history, rules.history_ttl, now)
+        .await
+}
+
+/// After a successful step-up: the new context is confirmed and the bursts
+/// that led to it are resolved.
+pub(crate) async fn confirm_step_up(
+    rules: &RiskRules,
+    stores: &Stores,
+    identity: &Identity,
+    input: &RiskInput,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (_, mut pending) = assess(rules, stores, identity, input, now).await?;
+    pending.history.networks.clear();
+    if let Some(ip) = input.ip {
+        pending
+            .history
+            .networks
+            .push((network_key(ip), now.as_secs()));
+        stores
+            .counters
+            .reset(&CounterKey::AuthFailuresOfClient(ip), now)
+            .await?;
+    }
+    stores
+        .counters
+        .reset(
+            &CounterKey::AuthFailuresOfSubject(identity.subject().into()),
+            now,
+        )
+        .await?;
+    settle(rules, stores, identity.subject(), pending, true, now).await
+}

@@ -1,0 +1,191 @@
+//! Rate limits: GCRA quotas per client address and per subject, one quota
+//! per sensitivity level, with IETF `RateLimit` / `RateLimit-Policy` headers.
+
+use std::time::Duration;
+
+use crate::policy::Sensitivity;
+
+/// A quota: `limit` requests per `window`, with bursts up to `limit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed per window.
+    pub limit: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Quota {
+    /// `limit` requests per minute.
+    #[must_use]
+    pub const fn per_minute(limit: u32) -> Self {
+        Self {
+            limit,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    /// Time between two requests at the sustained rate.
+    pub(crate) fn emission(&self) -> Duration {
+        self.window / self.limit.max(1)
+    }
+}
+
+/// Quotas per sensitivity level, per client address and per subject.
+///
+/// Defaults (per minute): client 600 / 300 / 60 / 30 and subject — / 300 /
+/// 30 / 15 for public / authenticated / high / critical.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RateRules {
+    pub(crate) per_client: [Option<Quota>; 4],
+    pub(crate) per_subject: [Option<Quota>; 4],
+}
+
+impl Default for RateRules {
+    fn default() -> Self {
+        Self {
+            per_client: [
+                Some(Quota::per_minute(600)),
+                Some(Quota::per_minute(300)),
+                Some(Quota::per_minute(60)),
+                Some(Quota::per_minute(30)),
+            ],
+            per_subject: [
+                None,
+                Some(Quota::per_minute(300)),
+                Some(Quota::per_minute(30)),
+                Some(Quota::per_minute(15)),
+            ],
+        }
+    }
+}
+
+impl RateRules {
+    /// No limits at all.
+    #[must_use]
+    pub fn none() -> Self {
+        Self {
+            per_client: [None; 4],
+            per_subject: [None; 4],
+        }
+    }
+
+    /// Sets the per-client-address quota of `level` (`None`: unlimited).
+    #[must_use]
+    pub fn per_client(mut self, level: Sensitivity, quota: Option<Quota>) -> Self {
+        self.per_client[level.index()] = quota;
+        self
+    }
+
+    /// Sets the per-subject quota of `level` (`None`: unlimited).
+    #[must_use]
+    pub fn per_subject(mut self, level: Sensitivity, quota: Option<Quota>) -> Self {
+        self.per_subject[level.index()] = quota;
+        self
+    }
+}
+
+/// What a limiter said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateVerdict {
+    /// Whether the request may pass.
+    pub allowed: bool,
+    /// Requests left in the current window.
+    pub remaining: u32,
+    /// Time until the quota is fully available again.
+    pub reset: Duration,
+    /// When refused: time until one request is allowed.
+    pub retry_after: Duration,
+}
+
+/// The quota that refused a request, for the 429 headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RateLimited {
+    /// `client` or `subject`.
+    pub(crate) scope: &'static str,
+    pub(crate) quota: Quota,
+    pub(crate) verdict: RateVerdict,
+}
+
+impl RateLimited {
+    /// `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers).
+    pub(crate) fn policy_header(&self) -> String {
+        format!(
+            "\"{}\";q={};w={}",
+            self.scope,
+            self.quota.limit,
+            self.quota.window.as_secs()
+        )
+    }
+
+    /// `RateLimit`.
+    pub(crate) fn limit_header(&self) -> String {
+        format!(
+            "\"{}\";r={};t={}",
+            self.scope,
+            self.verdict.remaining,
+            self.verdict.reset.as_millis().div_ceil(1000)
+        )
+    }
+}
+
+/// One GCRA step on a stored theoretical arrival time (`tat`, ms).
+/// Returns the verdict and the new `tat` to store when allowed.
+pub(crate) fn gcra(tat: Option<u64>, now_ms: u64, quota: &Quota) -> (RateVerdict, Option<u64>) {
+    let t = u64::try_from(quota.emission().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let window = u64::try_from(quota.window.as_millis()).unwrap_or(u64::MAX);
+    let tau = window.saturating_sub(t);
+    let tat = tat.unwrap_or(now_ms).max(now_ms);
+    if tat - now_ms > tau {
+        let retry = tat - now_ms - tau;
+        return (
+            RateVerdict {
+                allowed: false,
+                remaining: 0,
+                reset: Duration::from_millis(tat - now_ms),
+                retry_after: Duration::from_millis(retry),
+            },
+            None,
+        );
+    }
+    let new_tat = tat + t;
+    let used = new_tat - now_ms;
+    let remaining = u32::try_from(window.saturating_sub(used) / t).unwrap_or(u32::MAX);
+    (
+        RateVerdict {
+            allowed: true,
+            remaining,
+            reset: Duration::from_millis(used),
+            retry_after: Duration::ZERO,
+        },
+        Some(new_tat),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_allows_a_burst_of_limit_then_spaces_requests() {
+        let q = Quota::per_minute(3);
+        let mut tat = None;
+        let mut remaining = Vec::new();
+        for _ in 0..3 {
+            let (v, next) = gcra(tat, 0, &q);
+            assert!(v.allowed);
+            remaining.push(v.remaining);
+            tat = next;
+        }
+        assert_eq!(remaining, [2, 1, 0]);
+        let (v, next) = gcra(tat, 0, &q);
+        assert!(!v.allowed);
+        assert_eq!(next, None);
+        assert_eq!(v.retry_after, Duration::from_secs(20));
+        assert_eq!(v.reset, Duration::from_secs(60));
+        let (v, _) = gcra(tat, 20_000, &q);
+        assert!(v.allowed);
+    }
+}
