@@ -53,12 +53,14 @@ impl Answer {
 
 /// Starts the bank in `mode` on `127.0.0.1:0`.
 pub async fn start(mode: Mode) -> Bank {
+    let mut opts = BankOptions::with_seed(SEED);
+    opts.mode = mode;
+    start_with(opts).await
+}
+
+/// Starts the bank with `opts` on `127.0.0.1:0`.
+pub async fn start_with(opts: BankOptions) -> Bank {
     let clock = MockClock::new(Timestamp::from_secs(START));
-    let opts = BankOptions {
-        token_seed: SEED,
-        mode,
-        policy_toml: None,
-    };
     let policy = bank::policy(&opts, clock.clone()).expect("bank policy");
     let app = bank::app(policy.clone());
     rasp_stepup::check_routes(&app, &policy)
@@ -69,7 +71,11 @@ pub async fn start(mode: Mode) -> Bank {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     Bank {
         addr,
@@ -99,6 +105,20 @@ impl Bank {
         body: Option<Value>,
         user_agent: &str,
     ) -> Answer {
+        self.call_with(method, path, token, body, user_agent, &[])
+            .await
+    }
+
+    /// Like [`Bank::call_as`] with extra headers.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        user_agent: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connect");
@@ -113,6 +133,9 @@ impl Bank {
             .header("user-agent", user_agent);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
         }
         let bytes = match body {
             Some(v) => {

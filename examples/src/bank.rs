@@ -2,6 +2,7 @@
 //! (critical), public search, and the step-up verify route.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::Query;
@@ -9,6 +10,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ipnet::IpNet;
+use rasp_stepup::RiskRules;
+use rasp_stepup::risk::{GeoIp, GeoIpError};
 use rasp_stepup::{
     Clock, ConfigError, Identity, Mode, OsRandom, Policy, PolicyBuilder, Random, RandomError,
     RaspStepUp, Sensitive, Sensitivity, StepUpState, SystemClock, TokenConfig, TotpSecret,
@@ -40,6 +44,46 @@ pub struct BankOptions {
     pub mode: Mode,
     /// An optional TOML policy document applied over the built-in table.
     pub policy_toml: Option<String>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// MaxMind City database.
+    pub geoip_city: Option<PathBuf>,
+    /// MaxMind ASN database.
+    pub geoip_asn: Option<PathBuf>,
+    /// MaxMind Anonymous IP database.
+    pub geoip_anonymous: Option<PathBuf>,
+}
+
+/// The bank could not be configured.
+#[derive(Debug)]
+pub enum BankError {
+    /// The policy was invalid.
+    Policy(ConfigError),
+    /// A GeoIP database could not be loaded.
+    GeoIp(GeoIpError),
+}
+
+impl std::fmt::Display for BankError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Policy(e) => write!(f, "{e}"),
+            Self::GeoIp(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for BankError {}
+
+impl From<ConfigError> for BankError {
+    fn from(e: ConfigError) -> Self {
+        Self::Policy(e)
+    }
+}
+
+impl From<GeoIpError> for BankError {
+    fn from(e: GeoIpError) -> Self {
+        Self::GeoIp(e)
+    }
 }
 
 impl BankOptions {
@@ -53,10 +97,46 @@ impl BankOptions {
         OsRandom.fill(&mut token_seed)?;
         Ok(Self {
             token_seed,
-            mode: Mode::Enforce,
-            policy_toml: None,
+            ..Self::with_seed(token_seed)
         })
     }
+
+    /// Defaults with a given signing seed.
+    #[must_use]
+    pub fn with_seed(token_seed: [u8; 32]) -> Self {
+        Self {
+            token_seed,
+            mode: Mode::Enforce,
+            policy_toml: None,
+            trusted_proxies: Vec::new(),
+            geoip_city: None,
+            geoip_asn: None,
+            geoip_anonymous: None,
+        }
+    }
+}
+
+/// The bank's risk rules: trusted proxies and GeoIP databases from `opts`.
+///
+/// # Errors
+///
+/// A database that cannot be loaded.
+pub fn risk_rules(opts: &BankOptions) -> Result<RiskRules, GeoIpError> {
+    let mut rules = RiskRules::default().trusted_proxies(opts.trusted_proxies.iter().copied());
+    if opts.geoip_city.is_some() || opts.geoip_asn.is_some() || opts.geoip_anonymous.is_some() {
+        let mut g = GeoIp::new();
+        if let Some(p) = &opts.geoip_city {
+            g = g.with_city(p)?;
+        }
+        if let Some(p) = &opts.geoip_asn {
+            g = g.with_asn(p)?;
+        }
+        if let Some(p) = &opts.geoip_anonymous {
+            g = g.with_anonymous(p)?;
+        }
+        rules = rules.locator(g);
+    }
+    Ok(rules)
 }
 
 /// The bank's policy builder: the route table and token settings.
@@ -78,12 +158,14 @@ pub fn policy_builder(opts: &BankOptions) -> PolicyBuilder {
 /// # Errors
 ///
 /// An invalid policy document.
-pub fn policy(opts: &BankOptions, clock: impl Clock) -> Result<Policy, ConfigError> {
-    let mut b = policy_builder(opts).with_clock(clock);
+pub fn policy(opts: &BankOptions, clock: impl Clock) -> Result<Policy, BankError> {
+    let mut b = policy_builder(opts)
+        .with_clock(clock)
+        .risk(risk_rules(opts)?);
     if let Some(doc) = &opts.policy_toml {
         b = b.toml(doc)?;
     }
-    b.build()
+    Ok(b.build()?)
 }
 
 /// The demo users' TOTP secrets.
@@ -120,7 +202,7 @@ pub fn app(policy: Policy) -> Router {
 /// # Errors
 ///
 /// An invalid policy document.
-pub fn system_app(opts: &BankOptions) -> Result<(Router, Policy), ConfigError> {
+pub fn system_app(opts: &BankOptions) -> Result<(Router, Policy), BankError> {
     let policy = policy(opts, SystemClock)?;
     Ok((app(policy.clone()), policy))
 }

@@ -1,4 +1,5 @@
 //! End-to-end tests over real HTTP against the example bank on 127.0.0.1:0.
 
 mod flow;
+mod risk;
 mod tokens;

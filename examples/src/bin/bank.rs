@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use rasp_examples::bank::{self, BankOptions};
 use rasp_stepup::Mode;
 
-const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE]";
+const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
+[--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH]";
 
-// Hand-parsed: three flags do not justify an argument-parser dependency.
+// Hand-parsed: a handful of flags do not justify an argument-parser dependency.
 fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
     let mut port = 3000u16;
     let mut args = std::env::args().skip(1);
@@ -22,6 +23,24 @@ fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
                 let path = args.next().ok_or("--policy needs a file")?;
                 let doc = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
                 opts.policy_toml = Some(doc);
+            }
+            "--trust-proxy" => {
+                let v = args.next().ok_or("--trust-proxy needs a CIDR")?;
+                let net = v
+                    .parse()
+                    .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("invalid CIDR {v:?}"))?;
+                opts.trusted_proxies.push(net);
+            }
+            "--geoip-city" => {
+                opts.geoip_city = Some(args.next().ok_or("--geoip-city needs a path")?.into())
+            }
+            "--geoip-asn" => {
+                opts.geoip_asn = Some(args.next().ok_or("--geoip-asn needs a path")?.into())
+            }
+            "--geoip-anonymous" => {
+                opts.geoip_anonymous =
+                    Some(args.next().ok_or("--geoip-anonymous needs a path")?.into());
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -41,7 +60,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::process::exit(2);
         }
     };
-    let (app, policy) = bank::system_app(&opts)?;
+    let (app, policy) = match bank::system_app(&opts) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bank: {e}");
+            std::process::exit(2);
+        }
+    };
     rasp_stepup::check_routes(&app, &policy).await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -53,10 +78,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bank::DEMO_TOTP_SECRET
     );
     println!("mode: {:?}", policy.mode());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    if !opts.trusted_proxies.is_empty() {
+        println!("trusted proxies: {:?}", opts.trusted_proxies);
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
