@@ -114,6 +114,27 @@ impl Policy {
             .mint_access_token(subject, session, ttl, self.inner.clock.now(), &jti)
     }
 
+    /// Assesses a request of `identity` the way the layer does, without
+    /// deciding: the score and signals (for login handlers, audits, tuning).
+    /// Counters and the subject's recent networks are updated; nothing is
+    /// confirmed.
+    ///
+    /// # Errors
+    ///
+    /// When a store fails.
+    pub async fn assess(
+        &self,
+        identity: &Identity,
+        parts: &http::request::Parts,
+    ) -> Result<risk::Assessment, store::StoreError> {
+        let p = &self.inner;
+        let now = p.clock.now();
+        let input = p.risk_input(&parts.headers, &parts.extensions);
+        let (assessment, pending) = risk::assess(&p.risk, &p.stores, identity, &input, now).await?;
+        risk::settle(&p.risk, &p.stores, identity.subject(), pending, false, now).await?;
+        Ok(assessment)
+    }
+
     /// Revokes every token of `subject` issued until now (log out everywhere).
     ///
     /// # Errors
