@@ -60,10 +60,10 @@ fn bench(c: &mut Criterion) {
     let before = rss_bytes();
     let mut h = SubjectHistory::default();
     h.sightings = 20;
-    h.countries = vec!["SE".into(), "US".into()];
-    h.asns = vec![29518, 209];
-    h.devices = vec![1, 2, 3];
-    h.networks = vec![(1, 1), (2, 2), (3, 3), (4, 4)];
+    h.countries = vec![*b"SE", *b"US"].into();
+    h.asns = vec![29518, 209].into();
+    h.devices = vec![1, 2, 3].into();
+    h.networks = vec![(1, 1), (2, 2), (3, 3), (4, 4)].into();
     for i in 0..SUBJECTS {
         let subject = format!("user-{i:08}");
         let _ = now_ready(store.save(

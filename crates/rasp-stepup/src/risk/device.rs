@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use http::HeaderMap;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 /// Browser family and OS from a `User-Agent`.
 ///
@@ -72,7 +72,7 @@ pub(crate) fn fingerprint(headers: &HeaderMap) -> u64 {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let mut h = Sha256::new();
+    let mut h = Fnv::default();
     for part in [
         family,
         os,
@@ -80,11 +80,31 @@ pub(crate) fn fingerprint(headers: &HeaderMap) -> u64 {
         get("sec-ch-ua-mobile"),
         &lang,
     ] {
-        h.update(part.as_bytes());
-        h.update([0]);
+        h.write(part.as_bytes());
+        h.write(&[0]);
     }
-    let d = h.finalize();
-    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    h.0
+}
+
+/// FNV-1a (64-bit): a stable, fast hash of a few short strings. The
+/// fingerprint is stored in subject histories shared between replicas and
+/// versions, so it must not depend on a process's random hasher keys; it
+/// is not a security boundary (the device cookie is signed).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// The device-id cookie: name and HMAC key.
@@ -151,8 +171,10 @@ impl DeviceCookie {
 pub(crate) fn device_key(cookie_id: Option<&str>, fingerprint: u64) -> u64 {
     match cookie_id {
         Some(id) => {
-            let d = Sha256::digest(id.as_bytes());
-            u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+            let mut h = Fnv::default();
+            h.write(b"cookie\0");
+            h.write(id.as_bytes());
+            h.0
         }
         None => fingerprint,
     }

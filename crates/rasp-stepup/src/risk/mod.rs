@@ -171,8 +171,112 @@ pub struct Sighting {
     pub at_ms: u64,
 }
 
-/// What the risk engine remembers of one subject. Bounded: every list keeps
-/// its most recent entries only.
+/// A small most-recent-last set of at most `N` items, stored inline (no heap).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(
+    from = "Vec<T>",
+    into = "Vec<T>",
+    bound(
+        serialize = "T: Copy + Default + Serialize",
+        deserialize = "T: Copy + Default + Deserialize<'de>"
+    )
+)]
+pub struct Ring<T: Copy + Default, const N: usize> {
+    items: [T; N],
+    len: u8,
+}
+
+impl<T: Copy + Default, const N: usize> Default for Ring<T, N> {
+    fn default() -> Self {
+        Self {
+            items: [T::default(); N],
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default, const N: usize> From<Vec<T>> for Ring<T, N> {
+    fn from(v: Vec<T>) -> Self {
+        let mut r = Self::default();
+        for item in v
+            .into_iter()
+            .rev()
+            .take(N)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
+            r.items[r.len as usize] = item;
+            r.len += 1;
+        }
+        r
+    }
+}
+
+impl<T: Copy + Default, const N: usize> From<Ring<T, N>> for Vec<T> {
+    fn from(r: Ring<T, N>) -> Self {
+        r.items[..r.len as usize].to_vec()
+    }
+}
+
+impl<T: Copy + Default + PartialEq, const N: usize> Ring<T, N> {
+    /// The items, oldest first.
+    #[must_use]
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[..self.len as usize]
+    }
+
+    /// Whether `item` is present.
+    #[must_use]
+    pub fn contains(&self, item: &T) -> bool {
+        self.as_slice().contains(item)
+    }
+
+    /// Number of items.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Whether there are no items.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Keeps the items for which `f` is true.
+    pub fn retain(&mut self, mut f: impl FnMut(&T) -> bool) {
+        let mut w = 0;
+        for r in 0..self.len as usize {
+            let item = self.items[r];
+            if f(&item) {
+                self.items[w] = item;
+                w += 1;
+            }
+        }
+        self.len = w as u8;
+    }
+
+    /// Adds `item` as the most recent (moving it if present), dropping the
+    /// oldest when full.
+    pub fn remember(&mut self, item: T) {
+        self.retain(|x| *x != item);
+        if self.len as usize == N {
+            self.items.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        self.items[self.len as usize] = item;
+        self.len += 1;
+    }
+
+    /// Empties the ring.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+}
+
+/// What the risk engine remembers of one subject. Bounded and inline (about
+/// 300 bytes): every list keeps its most recent entries only.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SubjectHistory {
@@ -180,15 +284,15 @@ pub struct SubjectHistory {
     pub sightings: u32,
     /// Last confirmed location.
     pub last: Option<Sighting>,
-    /// Confirmed countries (most recent last, at most 8).
-    pub countries: Vec<String>,
-    /// Confirmed ASNs (at most 8).
-    pub asns: Vec<u32>,
-    /// Confirmed device keys (at most 8).
-    pub devices: Vec<u64>,
-    /// Recent networks (hash, seen at seconds), for multi-IP bursts (at most 16).
-    pub networks: Vec<(u64, u64)>,
-    /// Current minute (since the epoch) and its request count.
+    /// Confirmed countries (ISO codes).
+    pub countries: Ring<[u8; 2], 8>,
+    /// Confirmed ASNs.
+    pub asns: Ring<u32, 8>,
+    /// Confirmed device keys.
+    pub devices: Ring<u64, 8>,
+    /// Recent networks (hash, seen at seconds since the epoch), for multi-IP bursts.
+    pub networks: Ring<(u32, u32), 16>,
+    /// Current minute (since the epoch).
     pub minute: u64,
     /// Requests in `minute`.
     pub minute_count: u32,
@@ -196,18 +300,12 @@ pub struct SubjectHistory {
     pub baseline: f32,
 }
 
-const KEEP: usize = 8;
-const KEEP_NETWORKS: usize = 16;
-
-fn remember<T: PartialEq>(list: &mut Vec<T>, item: T, keep: usize) {
-    list.retain(|x| *x != item);
-    list.push(item);
-    if list.len() > keep {
-        list.remove(0);
-    }
+fn country_code(c: &str) -> Option<[u8; 2]> {
+    let b = c.as_bytes();
+    (b.len() == 2).then(|| [b[0], b[1]])
 }
 
-fn network_key(ip: IpAddr) -> u64 {
+fn network_key(ip: IpAddr) -> u32 {
     use std::hash::{DefaultHasher, Hash, Hasher};
     let net: IpNet = match ip {
         IpAddr::V4(v4) => IpNet::V4(
@@ -223,7 +321,7 @@ fn network_key(ip: IpAddr) -> u64 {
     };
     let mut h = DefaultHasher::new();
     net.hash(&mut h);
-    h.finish()
+    h.finish() as u32
 }
 
 /// Risk settings. `RiskRules::default()` is on with sensible weights; no
@@ -456,9 +554,9 @@ pub(crate) async fn assess(
                     a.push(codes::ANONYMOUS_IP, anon, rules);
                 }
                 if !learning {
-                    if let Some(c) = &loc.country
+                    if let Some(c) = loc.country.as_deref().and_then(country_code)
                         && !hist.countries.is_empty()
-                        && !hist.countries.contains(c)
+                        && !hist.countries.contains(&c)
                     {
                         a.push(codes::NEW_COUNTRY, 1.0, rules);
                     }
@@ -480,16 +578,14 @@ pub(crate) async fn assess(
                 }
             }
             // Networks seen for this subject, for multi-IP bursts.
-            let secs = now.as_secs();
+            let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
             let (threshold, window) = rules.multi_ip;
+            let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
             hist.networks
-                .retain(|(_, at)| secs.saturating_sub(*at) < window.as_secs());
+                .retain(|(_, at)| secs.saturating_sub(*at) < window);
             let key = network_key(ip);
             hist.networks.retain(|(k, _)| *k != key);
-            hist.networks.push((key, secs));
-            if hist.networks.len() > KEEP_NETWORKS {
-                hist.networks.remove(0);
-            }
+            hist.networks.remember((key, secs));
             if hist.networks.len() as u32 >= threshold {
                 a.push(codes::MULTI_IP_BURST, 1.0, rules);
             }
@@ -575,11 +671,11 @@ pub(crate) async fn settle(
         let h = &mut pending.history;
         h.sightings = h.sightings.saturating_add(1);
         if let Some(loc) = &pending.location {
-            if let Some(c) = &loc.country {
-                remember(&mut h.countries, c.clone(), KEEP);
+            if let Some(c) = loc.country.as_deref().and_then(country_code) {
+                h.countries.remember(c);
             }
             if let Some(asn) = loc.asn {
-                remember(&mut h.asns, asn, KEEP);
+                h.asns.remember(asn);
             }
             if let Some((lat, lon, radius_km)) = loc.coordinates() {
                 h.last = Some(Sighting {
@@ -591,7 +687,7 @@ pub(crate) async fn settle(
             }
         }
         for d in pending.devices {
-            remember(&mut h.devices, d, KEEP);
+            h.devices.remember(d);
         }
     }
     stores
@@ -612,10 +708,8 @@ pub(crate) async fn confirm_step_up(
     let (_, mut pending) = assess(rules, stores, identity, input, now).await?;
     pending.history.networks.clear();
     if let Some(ip) = input.ip {
-        pending
-            .history
-            .networks
-            .push((network_key(ip), now.as_secs()));
+        let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+        pending.history.networks.remember((network_key(ip), secs));
         stores
             .counters
             .reset(&CounterKey::AuthFailuresOfClient(ip), now)

@@ -4,6 +4,10 @@
 //! injected [`Clock`](crate::Clock) (tests move time without sleeping), and the
 //! security stores must *refuse* new keys when full instead of silently
 //! evicting live state (an evicted attempt counter is a reset limit).
+//!
+//! Every operation is O(1) amortized, also under a flood of new keys at
+//! capacity: expired entries are purged at most once per second per shard,
+//! and eviction removes an eighth of a shard at a time.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -13,11 +17,12 @@ use std::sync::{Mutex, MutexGuard};
 use crate::clock::Timestamp;
 
 const SHARDS: usize = 16;
+const PURGE_EVERY_MS: u64 = 1000;
 
 /// What to do when a new key arrives and its shard is full of live entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WhenFull {
-    /// Drop the entry closest to expiry (caches).
+    /// Drop the entries closest to expiry (caches, recovered rate limits).
     EvictSoonest,
     /// Refuse the new key (security state: fail closed).
     Refuse,
@@ -33,10 +38,13 @@ struct Entry<V> {
     expires: Timestamp,
 }
 
-type Shard<K, V> = Mutex<HashMap<K, Entry<V>>>;
+struct Shard<K, V> {
+    map: HashMap<K, Entry<V>>,
+    last_purge: Timestamp,
+}
 
 pub(crate) struct BoundedMap<K, V> {
-    shards: Box<[Shard<K, V>]>,
+    shards: Box<[Mutex<Shard<K, V>>]>,
     hasher: RandomState,
     per_shard: usize,
     when_full: WhenFull,
@@ -51,18 +59,62 @@ impl<K, V> std::fmt::Debug for BoundedMap<K, V> {
     }
 }
 
+impl<K: Hash + Eq + Clone, V> Shard<K, V> {
+    /// Makes room for one new key; `false` when the map must refuse it.
+    fn make_room(&mut self, per_shard: usize, when_full: WhenFull, now: Timestamp) -> bool {
+        if self.map.len() < per_shard {
+            return true;
+        }
+        if now.as_millis() >= self.last_purge.as_millis().saturating_add(PURGE_EVERY_MS)
+            || now < self.last_purge
+        {
+            self.last_purge = now;
+            self.map.retain(|_, e| e.expires > now);
+            if self.map.len() < per_shard {
+                return true;
+            }
+        }
+        match when_full {
+            WhenFull::Refuse => false,
+            WhenFull::EvictSoonest => {
+                // Evict the eighth of the shard closest to expiry in one pass.
+                let mut expiries: Vec<Timestamp> = self.map.values().map(|e| e.expires).collect();
+                let nth = (expiries.len() / 8).min(expiries.len().saturating_sub(1));
+                let (_, cut, _) = expiries.select_nth_unstable(nth);
+                let cut = *cut;
+                self.map.retain(|_, e| e.expires > cut);
+                if self.map.len() >= per_shard {
+                    // Many entries share one expiry: drop arbitrary ones.
+                    let extra: Vec<K> = self.map.keys().take(per_shard / 8 + 1).cloned().collect();
+                    for k in extra {
+                        self.map.remove(&k);
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
 impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     pub(crate) fn new(capacity: usize, when_full: WhenFull) -> Self {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        last_purge: Timestamp::default(),
+                    })
+                })
+                .collect(),
             hasher: RandomState::new(),
             per_shard,
             when_full,
         }
     }
 
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, HashMap<K, Entry<V>>> {
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K, V>> {
         let idx = (self.hasher.hash_one(key) as usize) % SHARDS;
         // A poisoned shard only means another thread panicked mid-update of a
         // plain value; the map itself is still consistent.
@@ -80,6 +132,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     {
         let shard = self.shard(key);
         shard
+            .map
             .get(key)
             .filter(|e| e.expires > now)
             .map(|e| e.value.clone())
@@ -97,6 +150,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     ) -> Result<R, Full> {
         let mut shard = self.shard(&key);
         let current = shard
+            .map
             .remove(&key)
             .filter(|e| e.expires > now)
             .map(|e| (e.value, e.expires));
@@ -106,24 +160,50 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             if expires <= now {
                 return Ok(out);
             }
-            if !existed && shard.len() >= self.per_shard {
-                shard.retain(|_, e| e.expires > now);
-                if shard.len() >= self.per_shard {
-                    match self.when_full {
-                        WhenFull::Refuse => return Err(Full),
-                        WhenFull::EvictSoonest => {
-                            let soonest = shard
-                                .iter()
-                                .min_by_key(|(_, e)| e.expires)
-                                .map(|(k, _)| k.clone());
-                            if let Some(k) = soonest {
-                                shard.remove(&k);
-                            }
-                        }
-                    }
+            if !existed && !shard.make_room(self.per_shard, self.when_full, now) {
+                return Err(Full);
+            }
+            shard.map.insert(key, Entry { value, expires });
+        }
+        Ok(out)
+    }
+
+    /// Like [`BoundedMap::update`] for small `Copy` values, changing a live
+    /// entry in place (one hash lookup on the hot path).
+    pub(crate) fn update_copy<R>(
+        &self,
+        key: &K,
+        now: Timestamp,
+        f: impl FnOnce(Option<(V, Timestamp)>) -> (Option<(V, Timestamp)>, R),
+    ) -> Result<R, Full>
+    where
+        V: Copy,
+    {
+        let mut shard = self.shard(key);
+        if let Some(e) = shard.map.get_mut(key)
+            && e.expires > now
+        {
+            let (next, out) = f(Some((e.value, e.expires)));
+            match next {
+                Some((v, exp)) if exp > now => {
+                    e.value = v;
+                    e.expires = exp;
+                }
+                _ => {
+                    shard.map.remove(key);
                 }
             }
-            shard.insert(key, Entry { value, expires });
+            return Ok(out);
+        }
+        let (next, out) = f(None);
+        if let Some((value, expires)) = next
+            && expires > now
+        {
+            if !shard.map.contains_key(key) && !shard.make_room(self.per_shard, self.when_full, now)
+            {
+                return Err(Full);
+            }
+            shard.map.insert(key.clone(), Entry { value, expires });
         }
         Ok(out)
     }
@@ -135,6 +215,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         self.shard(key)
+            .map
             .remove(key)
             .filter(|e| e.expires > now)
             .map(|e| e.value)
@@ -148,6 +229,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             .map(|s| {
                 s.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .map
                     .len()
             })
             .sum()
@@ -188,12 +270,35 @@ mod tests {
 
     #[test]
     fn evict_soonest_never_grows_past_capacity() {
-        let m = BoundedMap::new(32, WhenFull::EvictSoonest);
-        for i in 0..10_000u64 {
+        let m = BoundedMap::new(32 * SHARDS, WhenFull::EvictSoonest);
+        for i in 0..100_000u64 {
             m.update(i, t(0), |_| (Some((i, t(1 + i))), ())).unwrap();
         }
-        assert!(m.len() <= 32);
-        // the latest insert is always kept
-        assert_eq!(m.get(&9_999, t(0)), Some(9_999));
+        assert!(m.len() <= 32 * SHARDS, "{}", m.len());
+        // the latest insert is always kept, the oldest are gone
+        assert_eq!(m.get(&99_999, t(0)), Some(99_999));
+        assert_eq!(m.get(&0, t(0)), None);
+    }
+
+    #[test]
+    fn update_copy_changes_in_place_and_respects_capacity() {
+        let m: BoundedMap<u32, u64> = BoundedMap::new(SHARDS, WhenFull::EvictSoonest);
+        for i in 0..1000u32 {
+            m.update_copy(&i, t(0), |cur| {
+                (Some((cur.map_or(1, |(v, _)| v + 1), t(10))), ())
+            })
+            .unwrap();
+        }
+        assert!(m.len() <= SHARDS + SHARDS / 8 + 1);
+        m.update_copy(&5000, t(0), |_| (Some((1, t(10))), ()))
+            .unwrap();
+        let n = m.update_copy(&5000, t(1), |cur| {
+            let v = cur.map_or(0, |(v, _)| v) + 1;
+            (Some((v, t(10))), v)
+        });
+        assert_eq!(n, Ok(2));
+        // an expired entry reads as absent
+        let n = m.update_copy(&5000, t(10), |cur| (None, cur.is_some()));
+        assert_eq!(n, Ok(false));
     }
 }

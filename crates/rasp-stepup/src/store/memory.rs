@@ -297,7 +297,7 @@ impl RateStore for MemoryStore {
         now: Timestamp,
     ) -> StoreFuture<'a, RateVerdict> {
         let now_ms = now.as_millis();
-        let verdict = self.rate.update(key.clone(), now, |cur| {
+        let verdict = self.rate.update_copy(key, now, |cur| {
             let (verdict, next) = gcra(cur.as_ref().map(|(tat, _)| *tat), now_ms, quota);
             match next {
                 Some(tat) => (Some((tat, Timestamp::from_millis(tat))), verdict),
