@@ -105,7 +105,27 @@ fn bench(c: &mut Criterion) {
         .with_clock(clock)
         .build()
         .expect("policy");
+    let build = |n: u32| {
+        let identity = Identity::new(format!("user-{n:08}"), "s");
+        let mut req = http::Request::get("/account")
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
+            )
+            .body(())
+            .expect("request");
+        req.extensions_mut()
+            .insert(PeerAddr(SocketAddr::new(addr(n), 443)));
+        let (parts, ()) = req.into_parts();
+        (identity, parts)
+    };
     let mut n = 0u32;
+    g.bench_function("baseline_build_request_and_identity", |b| {
+        b.iter(|| {
+            n = (n + 104_729) % SUBJECTS;
+            black_box(build(n))
+        })
+    });
     g.bench_function("assessment_100k_subjects", |b| {
         b.iter(|| {
             n = (n + 104_729) % SUBJECTS;

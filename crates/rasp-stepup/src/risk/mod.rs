@@ -276,7 +276,7 @@ impl<T: Copy + Default + PartialEq, const N: usize> Ring<T, N> {
 }
 
 /// What the risk engine remembers of one subject. Bounded and inline (about
-/// 300 bytes): every list keeps its most recent entries only.
+/// 260 bytes): every list keeps its most recent entries only.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SubjectHistory {
@@ -291,7 +291,7 @@ pub struct SubjectHistory {
     /// Confirmed device keys.
     pub devices: Ring<u64, 8>,
     /// Recent networks (hash, seen at seconds since the epoch), for multi-IP bursts.
-    pub networks: Ring<(u32, u32), 16>,
+    pub networks: Ring<(u32, u32), 8>,
     /// Current minute (since the epoch).
     pub minute: u64,
     /// Requests in `minute`.

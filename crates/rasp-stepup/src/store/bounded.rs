@@ -9,10 +9,11 @@
 //! capacity: expired entries are purged at most once per second per shard,
 //! and eviction removes an eighth of a shard at a time.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 use crate::clock::Timestamp;
 
@@ -32,14 +33,17 @@ pub(crate) enum WhenFull {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Full;
 
-#[derive(Debug)]
-struct Entry<V> {
+/// One entry with its key hash, so a lookup hashes the key once (shard and
+/// slot come from the same hash) and growth never rehashes keys.
+struct Slot<K, V> {
+    hash: u64,
+    key: K,
     value: V,
     expires: Timestamp,
 }
 
 struct Shard<K, V> {
-    map: HashMap<K, Entry<V>>,
+    table: HashTable<Slot<K, V>>,
     last_purge: Timestamp,
 }
 
@@ -59,18 +63,22 @@ impl<K, V> std::fmt::Debug for BoundedMap<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V> Shard<K, V> {
+fn slot_hash<K, V>(s: &Slot<K, V>) -> u64 {
+    s.hash
+}
+
+impl<K: Eq, V> Shard<K, V> {
     /// Makes room for one new key; `false` when the map must refuse it.
     fn make_room(&mut self, per_shard: usize, when_full: WhenFull, now: Timestamp) -> bool {
-        if self.map.len() < per_shard {
+        if self.table.len() < per_shard {
             return true;
         }
         if now.as_millis() >= self.last_purge.as_millis().saturating_add(PURGE_EVERY_MS)
             || now < self.last_purge
         {
             self.last_purge = now;
-            self.map.retain(|_, e| e.expires > now);
-            if self.map.len() < per_shard {
+            self.table.retain(|e| e.expires > now);
+            if self.table.len() < per_shard {
                 return true;
             }
         }
@@ -78,17 +86,21 @@ impl<K: Hash + Eq + Clone, V> Shard<K, V> {
             WhenFull::Refuse => false,
             WhenFull::EvictSoonest => {
                 // Evict the eighth of the shard closest to expiry in one pass.
-                let mut expiries: Vec<Timestamp> = self.map.values().map(|e| e.expires).collect();
+                let mut expiries: Vec<Timestamp> = self.table.iter().map(|e| e.expires).collect();
                 let nth = (expiries.len() / 8).min(expiries.len().saturating_sub(1));
                 let (_, cut, _) = expiries.select_nth_unstable(nth);
                 let cut = *cut;
-                self.map.retain(|_, e| e.expires > cut);
-                if self.map.len() >= per_shard {
+                self.table.retain(|e| e.expires > cut);
+                if self.table.len() >= per_shard {
                     // Many entries share one expiry: drop arbitrary ones.
-                    let extra: Vec<K> = self.map.keys().take(per_shard / 8 + 1).cloned().collect();
-                    for k in extra {
-                        self.map.remove(&k);
-                    }
+                    let mut budget = per_shard / 8 + 1;
+                    self.table.retain(|_| {
+                        if budget == 0 {
+                            return true;
+                        }
+                        budget -= 1;
+                        false
+                    });
                 }
                 true
             }
@@ -96,14 +108,14 @@ impl<K: Hash + Eq + Clone, V> Shard<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+impl<K: Hash + Eq, V> BoundedMap<K, V> {
     pub(crate) fn new(capacity: usize, when_full: WhenFull) -> Self {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         Self {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        map: HashMap::new(),
+                        table: HashTable::new(),
                         last_purge: Timestamp::default(),
                     })
                 })
@@ -114,13 +126,16 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         }
     }
 
-    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> MutexGuard<'_, Shard<K, V>> {
-        let idx = (self.hasher.hash_one(key) as usize) % SHARDS;
+    fn shard<Q: Hash + ?Sized>(&self, key: &Q) -> (u64, MutexGuard<'_, Shard<K, V>>) {
+        let hash = self.hasher.hash_one(key);
+        // High bits pick the shard; the table uses the low ones.
+        let idx = (hash >> 60) as usize % SHARDS;
         // A poisoned shard only means another thread panicked mid-update of a
         // plain value; the map itself is still consistent.
-        self.shards[idx]
+        let guard = self.shards[idx]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (hash, guard)
     }
 
     /// Reads a live entry.
@@ -130,10 +145,10 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         Q: Hash + Eq + ?Sized,
         V: Clone,
     {
-        let shard = self.shard(key);
+        let (hash, shard) = self.shard(key);
         shard
-            .map
-            .get(key)
+            .table
+            .find(hash, |s| s.key.borrow() == key)
             .filter(|e| e.expires > now)
             .map(|e| e.value.clone())
     }
@@ -148,12 +163,14 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         now: Timestamp,
         f: impl FnOnce(Option<(V, Timestamp)>) -> (Option<(V, Timestamp)>, R),
     ) -> Result<R, Full> {
-        let mut shard = self.shard(&key);
-        let current = shard
-            .map
-            .remove(&key)
-            .filter(|e| e.expires > now)
-            .map(|e| (e.value, e.expires));
+        let (hash, mut shard) = self.shard(&key);
+        let current = match shard.table.find_entry(hash, |s| s.key == key) {
+            Ok(entry) => {
+                let (slot, _) = entry.remove();
+                (slot.expires > now).then_some((slot.value, slot.expires))
+            }
+            Err(_) => None,
+        };
         let existed = current.is_some();
         let (next, out) = f(current);
         if let Some((value, expires)) = next {
@@ -163,13 +180,19 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             if !existed && !shard.make_room(self.per_shard, self.when_full, now) {
                 return Err(Full);
             }
-            shard.map.insert(key, Entry { value, expires });
+            let slot = Slot {
+                hash,
+                key,
+                value,
+                expires,
+            };
+            shard.table.insert_unique(hash, slot, slot_hash);
         }
         Ok(out)
     }
 
     /// Like [`BoundedMap::update`] for small `Copy` values, changing a live
-    /// entry in place (one hash lookup on the hot path).
+    /// entry in place.
     pub(crate) fn update_copy<R>(
         &self,
         key: &K,
@@ -178,32 +201,40 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     ) -> Result<R, Full>
     where
         V: Copy,
+        K: Clone,
     {
-        let mut shard = self.shard(key);
-        if let Some(e) = shard.map.get_mut(key)
-            && e.expires > now
-        {
-            let (next, out) = f(Some((e.value, e.expires)));
-            match next {
-                Some((v, exp)) if exp > now => {
-                    e.value = v;
-                    e.expires = exp;
+        let (hash, mut shard) = self.shard(key);
+        if let Ok(mut entry) = shard.table.find_entry(hash, |s| s.key == *key) {
+            let slot = entry.get_mut();
+            if slot.expires > now {
+                let (next, out) = f(Some((slot.value, slot.expires)));
+                match next {
+                    Some((v, exp)) if exp > now => {
+                        slot.value = v;
+                        slot.expires = exp;
+                    }
+                    _ => {
+                        entry.remove();
+                    }
                 }
-                _ => {
-                    shard.map.remove(key);
-                }
+                return Ok(out);
             }
-            return Ok(out);
+            entry.remove();
         }
         let (next, out) = f(None);
         if let Some((value, expires)) = next
             && expires > now
         {
-            if !shard.map.contains_key(key) && !shard.make_room(self.per_shard, self.when_full, now)
-            {
+            if !shard.make_room(self.per_shard, self.when_full, now) {
                 return Err(Full);
             }
-            shard.map.insert(key.clone(), Entry { value, expires });
+            let slot = Slot {
+                hash,
+                key: key.clone(),
+                value,
+                expires,
+            };
+            shard.table.insert_unique(hash, slot, slot_hash);
         }
         Ok(out)
     }
@@ -214,11 +245,14 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.shard(key)
-            .map
-            .remove(key)
-            .filter(|e| e.expires > now)
-            .map(|e| e.value)
+        let (hash, mut shard) = self.shard(key);
+        match shard.table.find_entry(hash, |s| s.key.borrow() == key) {
+            Ok(entry) => {
+                let (slot, _) = entry.remove();
+                (slot.expires > now).then_some(slot.value)
+            }
+            Err(_) => None,
+        }
     }
 
     /// Number of entries, live or not yet purged.
@@ -229,7 +263,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
             .map(|s| {
                 s.lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .map
+                    .table
                     .len()
             })
             .sum()
