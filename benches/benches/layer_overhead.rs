@@ -9,8 +9,12 @@ use std::hint::black_box;
 use axum::body::Body;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
+use std::net::SocketAddr;
+
+use rasp_stepup::risk::RateRules;
 use rasp_stepup::{
-    MockClock, Policy, RaspStepUp, Sensitivity, StepUpState, Timestamp, TokenConfig, TotpSecret,
+    MockClock, PeerAddr, Policy, RaspStepUp, RiskRules, Sensitivity, StepUpState, Timestamp,
+    TokenConfig, TotpSecret,
 };
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -26,16 +30,32 @@ fn policy(clock: MockClock) -> Policy {
                 .audience("bank-api"),
         )
         .with_clock(clock)
+        // The mock clock stands still, so any quota would run out; rate
+        // checks are measured on their own in the `risk` bench.
+        .risk(RiskRules::default().rate(RateRules::none()))
         .build()
         .expect("bench policy")
 }
 
 fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    let mut b = Request::get(path).header("user-agent", UA);
+    with_cookie(path, token, None)
+}
+
+/// A request as a browser behind `ConnectInfo` sends it.
+fn with_cookie(path: &str, token: Option<&str>, cookie: Option<&str>) -> Request<Body> {
+    let mut b = Request::get(path)
+        .header("user-agent", UA)
+        .header("accept-language", "en-GB,en;q=0.9");
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
     }
-    b.body(Body::empty()).expect("request")
+    if let Some(c) = cookie {
+        b = b.header("cookie", c);
+    }
+    let mut req = b.body(Body::empty()).expect("request");
+    req.extensions_mut()
+        .insert(PeerAddr(SocketAddr::from(([198, 51, 100, 7], 50_000))));
+    req
 }
 
 fn bench(c: &mut Criterion) {
@@ -80,6 +100,19 @@ fn bench(c: &mut Criterion) {
             .access_token
     });
 
+    let cookie = rt.block_on(async {
+        let res = layered
+            .clone()
+            .oneshot(get("/account", Some(&token)))
+            .await
+            .expect("infallible");
+        let set = res.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        set.split(';').next().expect("a cookie").to_owned()
+    });
+
     let mut g = c.benchmark_group("layer_overhead");
     g.bench_function("baseline_service_fn", |b| {
         b.iter(|| rt.block_on(inner.oneshot(black_box(get("/search?q=shoes", None)))))
@@ -100,6 +133,12 @@ fn bench(c: &mut Criterion) {
                     .clone()
                     .oneshot(black_box(get("/account", Some(&token)))),
             )
+        })
+    });
+    g.bench_function("b2_authenticated_get_with_device_cookie", |b| {
+        b.iter(|| {
+            let req = with_cookie("/account", Some(&token), Some(&cookie));
+            rt.block_on(layered.clone().oneshot(black_box(req)))
         })
     });
     g.bench_function("c_high_route_elevated", |b| {

@@ -129,7 +129,7 @@ impl Policy {
     ) -> Result<risk::Assessment, store::StoreError> {
         let p = &self.inner;
         let now = p.clock.now();
-        let input = p.risk_input(&parts.headers, &parts.extensions);
+        let input = p.risk_input(&parts.headers, &parts.extensions, true);
         let (assessment, pending) = risk::assess(&p.risk, &p.stores, identity, &input, now).await?;
         risk::settle(&p.risk, &p.stores, identity.subject(), pending, false, now).await?;
         Ok(assessment)

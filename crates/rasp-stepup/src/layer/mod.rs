@@ -158,9 +158,10 @@ where
             .headers()
             .get(http::header::USER_AGENT)
             .map(|v| v.as_bytes().to_vec());
-        let risk = p.risk_input(req.headers(), req.extensions());
+        let risk = p.risk_input(req.headers(), req.extensions(), !public);
         let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
-            (Some(dc), None) => crate::clock::random_id(&*p.random)
+            // Devices matter where subjects are assessed; public routes get no cookie.
+            (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
                 .ok()
                 .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
             _ => None,
@@ -283,7 +284,10 @@ where
             ..ctx.clone()
         });
         let policy = ctx.policy.clone();
-        let client_ip = policy.inner.risk_input(req.headers(), req.extensions()).ip;
+        let client_ip = policy
+            .inner
+            .risk_input(req.headers(), req.extensions(), false)
+            .ip;
         let eval = Box::pin(async move {
             let now = ctx.policy.inner.clock.now();
             let ua = user_agent.as_deref();

@@ -393,18 +393,27 @@ impl Policy {
 }
 
 impl PolicyInner {
-    /// The request facts the risk engine reads.
+    /// The request facts the risk engine reads. Device facts are only
+    /// computed for routes that assess a subject (`with_device`).
     pub(crate) fn risk_input(
         &self,
         headers: &http::HeaderMap,
         ext: &http::Extensions,
+        with_device: bool,
     ) -> RiskInput {
+        let ip = crate::risk::client_ip(
+            crate::risk::peer_of(ext),
+            headers,
+            &self.risk.trusted_proxies,
+        );
+        if !with_device {
+            return RiskInput {
+                ip,
+                ..RiskInput::default()
+            };
+        }
         RiskInput {
-            ip: crate::risk::client_ip(
-                crate::risk::peer_of(ext),
-                headers,
-                &self.risk.trusted_proxies,
-            ),
+            ip,
             fingerprint: crate::risk::fingerprint(headers),
             cookie_device: self.device_cookie.as_ref().and_then(|c| c.read(headers)),
         }

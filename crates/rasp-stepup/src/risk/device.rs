@@ -13,41 +13,39 @@ use sha2::Sha256;
 /// needs only a family and an OS, and full parsers ship large regex sets
 /// that cost memory and start-up time on every request path.
 pub(crate) fn family_and_os(ua: &str) -> (&'static str, &'static str) {
-    let l = ua.to_ascii_lowercase();
-    let family = if l.contains("edg/") || l.contains("edge/") {
+    // Products write their tokens in one canonical case; matching them as
+    // written avoids lowercasing (an allocation) on every request.
+    let has = |t: &str| ua.contains(t);
+    let family = if has("Edg/") || has("Edge/") {
         "edge"
-    } else if l.contains("opr/") || l.contains("opera") {
+    } else if has("OPR/") || has("Opera") {
         "opera"
-    } else if l.contains("firefox/") || l.contains("fxios/") {
+    } else if has("Firefox/") || has("FxiOS/") {
         "firefox"
-    } else if l.contains("chrome/") || l.contains("crios/") || l.contains("chromium/") {
+    } else if has("Chrome/") || has("CriOS/") || has("Chromium/") {
         "chrome"
-    } else if l.contains("safari/") {
+    } else if has("Safari/") {
         "safari"
-    } else if l.starts_with("curl/") {
+    } else if ua.starts_with("curl/") {
         "curl"
-    } else if l.contains("okhttp")
-        || l.contains("python")
-        || l.contains("go-http")
-        || l.contains("java/")
-    {
+    } else if has("okhttp") || has("python") || has("Python") || has("Go-http") || has("Java/") {
         "library"
-    } else if l.is_empty() {
+    } else if ua.is_empty() {
         "none"
     } else {
         "other"
     };
-    let os = if l.contains("android") {
+    let os = if has("Android") {
         "android"
-    } else if l.contains("iphone") || l.contains("ipad") || l.contains("ios") {
+    } else if has("iPhone") || has("iPad") || has("iOS") {
         "ios"
-    } else if l.contains("windows") {
+    } else if has("Windows") {
         "windows"
-    } else if l.contains("mac os") || l.contains("macintosh") {
+    } else if has("Mac OS") || has("Macintosh") {
         "macos"
-    } else if l.contains("cros") {
+    } else if has("CrOS") {
         "chromeos"
-    } else if l.contains("linux") {
+    } else if has("Linux") {
         "linux"
     } else {
         "other"
@@ -70,17 +68,18 @@ pub(crate) fn fingerprint(headers: &HeaderMap) -> u64 {
         .split([',', ';'])
         .next()
         .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+        .trim();
     let mut h = Fnv::default();
     for part in [
         family,
         os,
         get("sec-ch-ua-platform"),
         get("sec-ch-ua-mobile"),
-        &lang,
+        lang,
     ] {
-        h.write(part.as_bytes());
+        for b in part.bytes() {
+            h.write(&[b.to_ascii_lowercase()]);
+        }
         h.write(&[0]);
     }
     h.0

@@ -332,7 +332,7 @@ impl StepUpState {
             .mint_elevated(&grant, now)
             .map_err(|_| VerifyError::Unavailable)?;
         // The context the factor was proven from is now the subject's own.
-        let input = p.risk_input(&parts.headers, &parts.extensions);
+        let input = p.risk_input(&parts.headers, &parts.extensions, true);
         crate::risk::confirm_step_up(&p.risk, &p.stores, &identity, &input, now).await?;
         Ok(Elevation {
             access_token: minted.token,
