@@ -66,6 +66,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod clock;
+pub mod conformance;
 mod decision;
 mod evaluate;
 mod identity;

@@ -69,6 +69,12 @@ impl Sensitivity {
         }
     }
 
+    /// The level of a name as used in TOML and logs (`"high"`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == name)
+    }
+
     /// The level's name as used in TOML and logs.
     #[must_use]
     pub fn as_str(self) -> &'static str {

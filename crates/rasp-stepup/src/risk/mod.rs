@@ -26,8 +26,8 @@ pub(crate) use device::{DeviceCookie, device_key, fingerprint};
 #[cfg(feature = "geoip")]
 pub use location::GeoIp;
 pub use location::{Anonymity, GeoIpError, Location, Locator, distance_km};
-pub use rate::{Quota, RateRules, RateVerdict};
-pub(crate) use rate::{RateLimited, gcra};
+pub(crate) use rate::RateLimited;
+pub use rate::{Quota, RateRules, RateVerdict, gcra};
 
 use crate::clock::Timestamp;
 use crate::store::{CounterKey, StoreError, Stores};

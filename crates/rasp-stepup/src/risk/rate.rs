@@ -25,7 +25,8 @@ impl Quota {
     }
 
     /// Time between two requests at the sustained rate.
-    pub(crate) fn emission(&self) -> Duration {
+    #[must_use]
+    pub fn emission(&self) -> Duration {
         self.window / self.limit.max(1)
     }
 }
@@ -129,9 +130,13 @@ impl RateLimited {
     }
 }
 
-/// One GCRA step on a stored theoretical arrival time (`tat`, ms).
-/// Returns the verdict and the new `tat` to store when allowed.
-pub(crate) fn gcra(tat: Option<u64>, now_ms: u64, quota: &Quota) -> (RateVerdict, Option<u64>) {
+/// One GCRA step on a stored theoretical arrival time (`tat`, ms since
+/// the epoch; `None` when the key has no state). Returns the verdict and the
+/// new `tat` to store when allowed. Shared backends apply the same step
+/// atomically and derive the verdict from the previous `tat` with this
+/// function, so every backend answers alike.
+#[must_use]
+pub fn gcra(tat: Option<u64>, now_ms: u64, quota: &Quota) -> (RateVerdict, Option<u64>) {
     let t = u64::try_from(quota.emission().as_millis())
         .unwrap_or(u64::MAX)
         .max(1);

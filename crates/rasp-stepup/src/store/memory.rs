@@ -13,9 +13,9 @@ use crate::clock::Timestamp;
 use crate::risk::{Quota, RateVerdict, SubjectHistory, gcra};
 
 /// How long a hard lock (and the failure history behind it) is remembered.
-const HARD_LOCK_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+pub const HARD_LOCK_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The `Retry-After` hint given for a hard lock, which only an unlock clears.
-pub(crate) const HARD_LOCK_RETRY: Duration = Duration::from_secs(3600);
+pub const HARD_LOCK_RETRY: Duration = Duration::from_secs(3600);
 
 /// Capacities of the in-memory tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,7 +169,10 @@ impl ReplayStore for MemoryStore {
     }
 }
 
-fn backoff(limits: &SubjectLimits, consecutive: u32) -> Duration {
+/// The back-off after `consecutive` failures: `base × 2^(consecutive −
+/// max_failures)`, capped (shared backends use the same curve).
+#[must_use]
+pub fn backoff(limits: &SubjectLimits, consecutive: u32) -> Duration {
     let exp = consecutive.saturating_sub(limits.max_failures).min(20);
     limits
         .base_backoff

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) use bounded::{BoundedMap, WhenFull};
-pub use memory::{MemoryLimits, MemoryStore};
+pub use memory::{HARD_LOCK_RETRY, HARD_LOCK_TTL, MemoryLimits, MemoryStore, backoff};
 
 use crate::clock::Timestamp;
 use crate::policy::Sensitivity;
