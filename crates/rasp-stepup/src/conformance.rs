@@ -278,8 +278,10 @@ pub async fn attempt_limits<S: FullStore>(s: &S) {
 
 /// 20 parallel attempts of one subject with a limit of 5: exactly 5 proceed.
 pub async fn attempt_limits_parallel<S: FullStore>(s: &S) {
-    let mut limits = SubjectLimits::default();
-    limits.max_failures = 5;
+    let limits = SubjectLimits {
+        max_failures: 5,
+        ..SubjectLimits::default()
+    };
     let futures: Vec<Pin<Box<dyn Future<Output = _> + Send + '_>>> =
         (0..20).map(|_| s.begin("dave", &limits, at(0))).collect();
     let open = join_all(futures)
@@ -380,8 +382,10 @@ pub async fn counters<S: FullStore>(s: &S) {
 /// Histories round-trip and expire.
 pub async fn histories<S: FullStore>(s: &S) {
     assert_eq!(s.load("frank", at(0)).await.expect("load"), None);
-    let mut h = SubjectHistory::default();
-    h.sightings = 4;
+    let mut h = SubjectHistory {
+        sightings: 4,
+        ..SubjectHistory::default()
+    };
     h.countries.remember(*b"SE");
     h.asns.remember(29518);
     h.devices.remember(42);
