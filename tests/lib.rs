@@ -60,7 +60,11 @@ pub async fn start(mode: Mode) -> Bank {
 
 /// Starts the bank with `opts` on `127.0.0.1:0`.
 pub async fn start_with(opts: BankOptions) -> Bank {
-    let clock = MockClock::new(Timestamp::from_secs(START));
+    start_with_clock(opts, MockClock::new(Timestamp::from_secs(START))).await
+}
+
+/// Starts the bank with `opts` and a given clock (replicas share one).
+pub async fn start_with_clock(opts: BankOptions, clock: MockClock) -> Bank {
     let policy = bank::policy(&opts, clock.clone()).expect("bank policy");
     let app = bank::app(policy.clone());
     rasp_stepup::check_routes(&app, &policy)

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Query;
@@ -11,15 +12,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ipnet::IpNet;
-use rasp_stepup::RiskRules;
 use rasp_stepup::risk::{GeoIp, GeoIpError};
 use rasp_stepup::{
     Clock, ConfigError, Identity, Mode, OsRandom, Policy, PolicyBuilder, Random, RandomError,
     RaspStepUp, Sensitive, Sensitivity, StepUpState, SystemClock, TokenConfig, TotpSecret,
     step_up_routes,
 };
+use rasp_stepup::{RiskRules, Stores};
+use rasp_stepup_redis::{RedisStore, RedisStoreError};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The demo user.
@@ -52,6 +55,10 @@ pub struct BankOptions {
     pub geoip_asn: Option<PathBuf>,
     /// MaxMind Anonymous IP database.
     pub geoip_anonymous: Option<PathBuf>,
+    /// Shared state in Redis (`redis://host:port/db`) instead of memory.
+    pub redis_url: Option<String>,
+    /// Key prefix in Redis.
+    pub redis_prefix: String,
 }
 
 /// The bank could not be configured.
@@ -61,6 +68,8 @@ pub enum BankError {
     Policy(ConfigError),
     /// A GeoIP database could not be loaded.
     GeoIp(GeoIpError),
+    /// The Redis store could not be set up.
+    Redis(RedisStoreError),
 }
 
 impl std::fmt::Display for BankError {
@@ -68,6 +77,7 @@ impl std::fmt::Display for BankError {
         match self {
             Self::Policy(e) => write!(f, "{e}"),
             Self::GeoIp(e) => write!(f, "{e}"),
+            Self::Redis(e) => write!(f, "{e}"),
         }
     }
 }
@@ -77,6 +87,12 @@ impl std::error::Error for BankError {}
 impl From<ConfigError> for BankError {
     fn from(e: ConfigError) -> Self {
         Self::Policy(e)
+    }
+}
+
+impl From<RedisStoreError> for BankError {
+    fn from(e: RedisStoreError) -> Self {
+        Self::Redis(e)
     }
 }
 
@@ -112,6 +128,8 @@ impl BankOptions {
             geoip_city: None,
             geoip_asn: None,
             geoip_anonymous: None,
+            redis_url: None,
+            redis_prefix: "bank:".into(),
         }
     }
 }
@@ -122,7 +140,14 @@ impl BankOptions {
 ///
 /// A database that cannot be loaded.
 pub fn risk_rules(opts: &BankOptions) -> Result<RiskRules, GeoIpError> {
-    let mut rules = RiskRules::default().trusted_proxies(opts.trusted_proxies.iter().copied());
+    // Replicas share the signing seed, so they can share the device-cookie key too.
+    let mut h = Sha256::new();
+    h.update(b"bank device cookie\0");
+    h.update(opts.token_seed);
+    let device_key: [u8; 32] = h.finalize().into();
+    let mut rules = RiskRules::default()
+        .trusted_proxies(opts.trusted_proxies.iter().copied())
+        .device_cookie("rasp_did", device_key);
     if opts.geoip_city.is_some() || opts.geoip_asn.is_some() || opts.geoip_anonymous.is_some() {
         let mut g = GeoIp::new();
         if let Some(p) = &opts.geoip_city {
@@ -162,6 +187,12 @@ pub fn policy(opts: &BankOptions, clock: impl Clock) -> Result<Policy, BankError
     let mut b = policy_builder(opts)
         .with_clock(clock)
         .risk(risk_rules(opts)?);
+    if let Some(url) = &opts.redis_url {
+        let store = RedisStore::builder(url.as_str())
+            .prefix(opts.redis_prefix.as_str())
+            .connect()?;
+        b = b.with_stores(Stores::from_backend(Arc::new(store)));
+    }
     if let Some(doc) = &opts.policy_toml {
         b = b.toml(doc)?;
     }

@@ -1,5 +1,7 @@
 //! End-to-end tests over real HTTP against the example bank on 127.0.0.1:0.
 
+mod fault;
 mod flow;
+mod replicas;
 mod risk;
 mod tokens;

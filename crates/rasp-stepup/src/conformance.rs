@@ -5,7 +5,7 @@
 //! challenge count exactly `max_attempts`, two parallel claims of one TOTP
 //! step elevate once, N parallel rate checks admit exactly the quota.
 //!
-//! ```ignore
+//! ```text
 //! rasp_stepup::store_conformance!(async { std::sync::Arc::new(MyStore::connect().await) });
 //! ```
 //!

@@ -6,11 +6,36 @@ use rasp_examples::bank::{self, BankOptions};
 use rasp_stepup::Mode;
 
 const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
-[--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH]";
+[--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
+[--token-seed HEX64]  (env: RASP_REDIS_URL, RASP_TOKEN_SEED)";
+
+fn parse_seed(hex: &str) -> Result<[u8; 32], String> {
+    let bytes: Result<Vec<u8>, _> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .map_or(Err(()), |h| u8::from_str_radix(h, 16).map_err(|_| ()))
+        })
+        .collect();
+    match bytes {
+        Ok(b) if b.len() == 32 && hex.len() == 64 => {
+            let mut seed = [0u8; 32];
+            seed.copy_from_slice(&b);
+            Ok(seed)
+        }
+        _ => Err("the token seed is 64 hex digits (32 bytes)".to_owned()),
+    }
+}
 
 // Hand-parsed: a handful of flags do not justify an argument-parser dependency.
 fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
     let mut port = 3000u16;
+    if let Ok(url) = std::env::var("RASP_REDIS_URL") {
+        opts.redis_url = Some(url);
+    }
+    if let Ok(hex) = std::env::var("RASP_TOKEN_SEED") {
+        opts.token_seed = parse_seed(hex.trim())?;
+    }
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -41,6 +66,13 @@ fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
             "--geoip-anonymous" => {
                 opts.geoip_anonymous =
                     Some(args.next().ok_or("--geoip-anonymous needs a path")?.into());
+            }
+            "--redis" => opts.redis_url = Some(args.next().ok_or("--redis needs a URL")?),
+            "--redis-prefix" => {
+                opts.redis_prefix = args.next().ok_or("--redis-prefix needs a value")?
+            }
+            "--token-seed" => {
+                opts.token_seed = parse_seed(&args.next().ok_or("--token-seed needs a value")?)?
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -78,6 +110,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bank::DEMO_TOTP_SECRET
     );
     println!("mode: {:?}", policy.mode());
+    match &opts.redis_url {
+        Some(url) => println!("state: redis {url} (prefix {:?})", opts.redis_prefix),
+        None => println!("state: in memory (one process)"),
+    }
     if !opts.trusted_proxies.is_empty() {
         println!("trusted proxies: {:?}", opts.trusted_proxies);
     }
