@@ -79,13 +79,19 @@ impl RedisStoreBuilder {
 
     /// Creates the store. Connects lazily: the application starts even when
     /// Redis is down, and requests then follow the policy's fail mode.
+    /// Call it inside a Tokio runtime (the connection lives on it).
     ///
     /// # Errors
     ///
-    /// An invalid URL or timeout.
+    /// An invalid URL or timeout, or no Tokio runtime.
     pub fn connect(self) -> Result<RedisStore, RedisStoreError> {
         if self.timeout.is_zero() {
             return Err(RedisStoreError("timeout must be positive".into()));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RedisStoreError(
+                "connect must be called inside a Tokio runtime".into(),
+            ));
         }
         let client =
             redis::Client::open(self.url.as_str()).map_err(|e| RedisStoreError(e.to_string()))?;
@@ -557,5 +563,42 @@ impl HistoryStore for RedisStore {
             })
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_outside_a_runtime_is_an_error_not_a_panic() {
+        let e = RedisStore::builder("redis://127.0.0.1:6379/")
+            .connect()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "redis store: connect must be called inside a Tokio runtime"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_urls_and_timeouts_are_errors() {
+        assert!(RedisStore::builder("not a url").connect().is_err());
+        assert!(
+            RedisStore::builder("redis://127.0.0.1/")
+                .timeout(Duration::ZERO)
+                .connect()
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_unavailable_within_the_timeout() {
+        let s = RedisStore::builder("redis://127.0.0.1:1/")
+            .timeout(Duration::from_millis(200))
+            .connect()
+            .expect("lazy connect");
+        let e = s.ping().await.unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
     }
 }

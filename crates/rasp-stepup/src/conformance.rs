@@ -15,10 +15,10 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use crate::clock::Timestamp;
+pub use crate::join::join_all;
 use crate::policy::Sensitivity;
 use crate::risk::{Quota, SubjectHistory};
 use crate::store::{
@@ -47,46 +47,6 @@ impl<T> FullStore for T where
         + HistoryStore
         + CounterStore
 {
-}
-
-/// Polls all futures concurrently (one task) and collects their outputs in order.
-pub async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>) -> Vec<T> {
-    struct JoinAll<'a, T> {
-        futures: Vec<Option<Pin<Box<dyn Future<Output = T> + Send + 'a>>>>,
-        outputs: Vec<Option<T>>,
-    }
-    // Only the boxed (already pinned) futures are polled; outputs are moved
-    // out by value, so the struct itself never needs pinning.
-    impl<T> Unpin for JoinAll<'_, T> {}
-    impl<T> Future for JoinAll<'_, T> {
-        type Output = Vec<T>;
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Vec<T>> {
-            let this = self.get_mut();
-            let mut pending = false;
-            for (slot, out) in this.futures.iter_mut().zip(this.outputs.iter_mut()) {
-                if let Some(f) = slot {
-                    match f.as_mut().poll(cx) {
-                        Poll::Ready(v) => {
-                            *out = Some(v);
-                            *slot = None;
-                        }
-                        Poll::Pending => pending = true,
-                    }
-                }
-            }
-            if pending {
-                Poll::Pending
-            } else {
-                Poll::Ready(this.outputs.iter_mut().filter_map(Option::take).collect())
-            }
-        }
-    }
-    let n = futures.len();
-    JoinAll {
-        futures: futures.into_iter().map(Some).collect(),
-        outputs: (0..n).map(|_| None).collect(),
-    }
-    .await
 }
 
 /// The base time of the suite.

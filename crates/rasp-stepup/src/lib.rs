@@ -70,6 +70,7 @@ pub mod conformance;
 mod decision;
 mod evaluate;
 mod identity;
+mod join;
 mod layer;
 mod policy;
 mod respond;

@@ -526,7 +526,31 @@ pub(crate) async fn assess(
     now: Timestamp,
 ) -> Result<(Assessment, Pending), StoreError> {
     let subject = identity.subject();
-    let mut hist = stores.history.load(subject, now).await?.unwrap_or_default();
+    // The history and the burst counters are independent reads: issue them
+    // together (one round trip on a shared backend).
+    let subject_key = CounterKey::AuthFailuresOfSubject(subject.into());
+    let client_keys = input.ip.map(|ip| {
+        (
+            CounterKey::AuthFailuresOfClient(ip),
+            CounterKey::NotFoundOfClient(ip),
+        )
+    });
+    let zero = || -> crate::store::StoreFuture<'_, u32> { Box::pin(std::future::ready(Ok(0))) };
+    let (hist, by_subject, by_client, not_found) = crate::join::join4(
+        stores.history.load(subject, now),
+        stores.counters.count(&subject_key, now),
+        match &client_keys {
+            Some((af, _)) => stores.counters.count(af, now),
+            None => zero(),
+        },
+        match &client_keys {
+            Some((_, nf)) => stores.counters.count(nf, now),
+            None => zero(),
+        },
+    )
+    .await;
+    let mut hist = hist?.unwrap_or_default();
+    let (by_subject, by_client, not_found) = (by_subject?, by_client?, not_found?);
     let mut a = Assessment::default();
     let learning = hist.sightings < rules.learning_sightings;
     if learning {
@@ -600,30 +624,11 @@ pub(crate) async fn assess(
 
     // Behaviour: bursts the app answered, and the subject's own rate.
     let (limit, _) = rules.auth_failures;
-    let by_subject = stores
-        .counters
-        .count(&CounterKey::AuthFailuresOfSubject(subject.into()), now)
-        .await?;
-    let by_client = match input.ip {
-        Some(ip) => {
-            stores
-                .counters
-                .count(&CounterKey::AuthFailuresOfClient(ip), now)
-                .await?
-        }
-        None => 0,
-    };
     if by_subject.max(by_client) >= limit {
         a.push(codes::AUTH_FAILURE_BURST, 1.0, rules);
     }
-    if let Some(ip) = input.ip {
-        let nf = stores
-            .counters
-            .count(&CounterKey::NotFoundOfClient(ip), now)
-            .await?;
-        if nf >= rules.not_found.0 {
-            a.push(codes::NOT_FOUND_BURST, 1.0, rules);
-        }
+    if not_found >= rules.not_found.0 {
+        a.push(codes::NOT_FOUND_BURST, 1.0, rules);
     }
     let minute = now.as_secs() / 60;
     if minute != hist.minute {
