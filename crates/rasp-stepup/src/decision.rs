@@ -75,6 +75,8 @@ pub struct Rejection {
     pub(crate) retry_after: Option<Duration>,
     pub(crate) description: &'static str,
     pub(crate) rate: Option<crate::risk::RateLimited>,
+    /// Rule ids behind an injection rejection (logs only, never sent).
+    pub(crate) rules: Vec<&'static str>,
 }
 
 impl Rejection {
@@ -85,6 +87,7 @@ impl Rejection {
             retry_after: None,
             description: kind.default_description(),
             rate: None,
+            rules: Vec::new(),
         }
     }
 
@@ -136,6 +139,10 @@ pub enum RejectionKind {
     /// The layers are assembled wrongly (500), e.g. [`Sensitive`](crate::Sensitive)
     /// without an outer [`RaspStepUp`](crate::RaspStepUp).
     Misconfigured,
+    /// The body is larger than the inspection limit allows (413).
+    PayloadTooLarge,
+    /// The body could not be read (400).
+    BadRequest,
 }
 
 impl RejectionKind {
@@ -148,6 +155,8 @@ impl RejectionKind {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BadRequest => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -162,6 +171,8 @@ impl RejectionKind {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Misconfigured => "misconfigured",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::BadRequest => "bad_request",
         }
     }
 

@@ -55,6 +55,10 @@ pub(crate) fn incident(policy: &PolicyInner) -> String {
     random_id(&*policy.random).unwrap_or_else(|_| "unavailable".into())
 }
 
+pub(crate) fn reject(policy: &PolicyInner, kind: RejectionKind) -> Decision {
+    Decision::Reject(Rejection::new(kind, incident(policy)))
+}
+
 fn invalid_token(policy: &PolicyInner, e: TokenError) -> Decision {
     Decision::Reject(
         Rejection::new(RejectionKind::InvalidToken, incident(policy)).describe(e.description()),

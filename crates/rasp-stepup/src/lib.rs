@@ -70,6 +70,7 @@ pub mod conformance;
 mod decision;
 mod evaluate;
 mod identity;
+pub mod inspect;
 mod join;
 mod layer;
 mod policy;
@@ -87,6 +88,7 @@ pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
 pub use policy::{ConfigError, FailMode, Mode, Policy, PolicyBuilder, Requirement, Sensitivity};
 pub use respond::{PROBLEM_JSON, invalid_token_header, problem_types, step_up_header};
+pub use inspect::{Exclusion, InspectionRules, OverLimit};
 pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;

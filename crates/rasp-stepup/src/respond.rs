@@ -31,6 +31,8 @@ pub mod problem_types {
     pub const INVALID_CHALLENGE: &str = "urn:rasp-stepup:problem:invalid-challenge";
     /// 403 wrong code.
     pub const INVALID_CODE: &str = "urn:rasp-stepup:problem:invalid-code";
+    /// 413 body larger than the inspection limit.
+    pub const PAYLOAD_TOO_LARGE: &str = "urn:rasp-stepup:problem:payload-too-large";
 }
 
 /// Quotes a value for an auth-param (RFC 9110 §5.6.4 quoted-string).
@@ -153,6 +155,8 @@ fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
         RejectionKind::RateLimited => (problem_types::TOO_MANY_REQUESTS, "Too many requests"),
         RejectionKind::Unavailable => (problem_types::UNAVAILABLE, "Service unavailable"),
         RejectionKind::Misconfigured => (problem_types::MISCONFIGURED, "Internal error"),
+        RejectionKind::PayloadTooLarge => (problem_types::PAYLOAD_TOO_LARGE, "Payload too large"),
+        RejectionKind::BadRequest => (problem_types::INVALID_REQUEST, "Invalid request"),
         _ => (problem_types::REJECTED, "Request rejected"),
     };
     let mut body = json!({
@@ -227,6 +231,7 @@ pub(crate) fn log_decision(
             subject,
             incident = %r.incident,
             status = r.kind.status().as_u16(),
+            rules = %r.rules.join(","),
             risk.score = risk_score,
             risk.codes = %risk_codes,
             "request rejected"

@@ -12,8 +12,9 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::decision::Decision;
-use crate::evaluate::{Evaluation, StepUpContext};
+use crate::decision::{Decision, RejectionKind};
+use crate::evaluate::{Evaluation, Input, StepUpContext};
+use crate::inspect::{BodyKind, RequestFindings, inspect_body, injection_decision, suspect_confidence};
 use crate::policy::{Mode, Policy, Sensitivity};
 use crate::respond::{attach_monitored, log_decision, respond};
 use crate::risk::Assessment;
@@ -21,6 +22,32 @@ use crate::store::CounterKey;
 
 pub(crate) type EvalFuture = Pin<Box<dyn Future<Output = Evaluation> + Send>>;
 type ObserveFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub(crate) type BodyFuture<B> = Pin<Box<dyn Future<Output = BodyRead<B>> + Send>>;
+
+/// What reading the body gave.
+pub(crate) enum BodyOutcome {
+    /// The bytes to inspect (the whole body, or its head).
+    Read(Bytes),
+    /// Passed on without reading (over the limit with `OverLimit::Pass`).
+    Skipped,
+    /// Larger than the limit allows.
+    TooLarge,
+    /// The body stream failed.
+    Unreadable,
+}
+
+/// The request, its body restored, and what reading gave.
+pub(crate) struct BodyRead<B> {
+    pub(crate) req: Request<B>,
+    pub(crate) outcome: BodyOutcome,
+}
+
+/// What the future needs after the body is read.
+pub(crate) struct AfterBody {
+    pub(crate) meta: Meta,
+    pub(crate) input: Input,
+    pub(crate) kind: BodyKind,
+}
 
 /// What the future needs to finish a decision.
 pub(crate) struct Meta {
@@ -30,6 +57,8 @@ pub(crate) struct Meta {
     pub(crate) client_ip: Option<IpAddr>,
     /// `Set-Cookie` for a new device id.
     pub(crate) set_cookie: Option<HeaderValue>,
+    /// An injection decision already taken in monitor mode.
+    pub(crate) pre: Option<Decision>,
 }
 
 /// Decorations applied to the final response, and what to observe of it.
@@ -105,6 +134,11 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
+        ReadingBody {
+            read: BodyFuture<B>,
+            inner: Option<S>,
+            next: Option<AfterBody>,
+        },
         Deciding {
             eval: EvalFuture,
             inner: Option<S>,
@@ -150,6 +184,26 @@ where
         }
     }
 
+    pub(crate) fn inner_monitored(fut: S::Future, monitored: Option<Decision>) -> Self {
+        Self {
+            kind: Kind::Inner {
+                fut,
+                monitored,
+                finish: None,
+            },
+        }
+    }
+
+    pub(crate) fn reading_body(read: BodyFuture<B>, inner: S, next: AfterBody) -> Self {
+        Self {
+            kind: Kind::ReadingBody {
+                read,
+                inner: Some(inner),
+                next: Some(next),
+            },
+        }
+    }
+
     pub(crate) fn respond(res: Response<R>) -> Self {
         Self {
             kind: Kind::Respond { res: Some(res) },
@@ -186,6 +240,46 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().kind.project() {
+                KindProj::ReadingBody { read, inner, next } => {
+                    let BodyRead { req, outcome } = ready!(read.as_mut().poll(cx));
+                    let inner = inner.take().expect("polled after completion");
+                    let AfterBody { mut meta, mut input, kind } = next.take().expect("polled after completion");
+                    let policy = meta.policy.clone();
+                    let p = &*policy.inner;
+                    let monitor = p.mode == Mode::Monitor;
+                    let stop = match outcome {
+                        BodyOutcome::TooLarge => Some(crate::evaluate::reject(p, RejectionKind::PayloadTooLarge)),
+                        BodyOutcome::Unreadable => Some(crate::evaluate::reject(p, RejectionKind::BadRequest)),
+                        BodyOutcome::Skipped => None,
+                        BodyOutcome::Read(bytes) => {
+                            let mut found = RequestFindings::default();
+                            let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
+                            inspect_body(&p.inspector, meta.template.as_deref(), &kind, head, &mut found);
+                            input.risk.injection = input.risk.injection.max(suspect_confidence(&found.findings));
+                            injection_decision(p, &found.findings)
+                        }
+                    };
+                    match stop {
+                        Some(d) if !monitor => {
+                            log_decision(&d, meta.level, meta.template.as_deref(), None, None, false);
+                            Kind::Respond {
+                                res: Some(respond(d)),
+                            }
+                        }
+                        other => {
+                            if let Some(d) = &other {
+                                log_decision(d, meta.level, meta.template.as_deref(), None, None, true);
+                            }
+                            meta.pre = meta.pre.take().or(other);
+                            Kind::Deciding {
+                                eval: Box::pin(crate::evaluate::evaluate(policy.clone(), input)),
+                                inner: Some(inner),
+                                req: Some(req),
+                                meta: Some(meta),
+                            }
+                        }
+                    }
+                }
                 KindProj::Deciding {
                     eval,
                     inner,
@@ -233,7 +327,7 @@ where
                         attach(&mut req, ctx);
                         Kind::Inner {
                             fut: inner.call(req),
-                            monitored: (decision != Decision::Allow).then_some(decision),
+                            monitored: (decision != Decision::Allow).then_some(decision).or(meta.pre),
                             finish: Some(finish),
                         }
                     }
@@ -270,4 +364,57 @@ where
             self.as_mut().project().kind.set(next);
         }
     }
+}
+
+/// Reads the body for inspection within the limits, and restores it.
+pub(crate) fn read_body<B>(req: Request<B>, max: usize, over: crate::inspect::OverLimit) -> BodyFuture<B>
+where
+    B: http_body::Body + From<Bytes> + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use crate::inspect::OverLimit;
+    use http_body_util::BodyExt as _;
+    let declared: Option<u64> = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    Box::pin(async move {
+        let (parts, body) = req.into_parts();
+        let over_limit = declared.is_some_and(|len| len > max as u64);
+        match over {
+            OverLimit::Reject if over_limit => {
+                return BodyRead {
+                    req: Request::from_parts(parts, body),
+                    outcome: BodyOutcome::TooLarge,
+                };
+            }
+            // Bodies that cannot be bounded up front pass untouched.
+            OverLimit::Pass if over_limit || declared.is_none() => {
+                return BodyRead {
+                    req: Request::from_parts(parts, body),
+                    outcome: BodyOutcome::Skipped,
+                };
+            }
+            _ => {}
+        }
+        let cap = if over == OverLimit::InspectPrefix { max.saturating_mul(16) } else { max };
+        match http_body_util::Limited::new(body, cap).collect().await {
+            Ok(collected) => {
+                let bytes = collected.to_bytes();
+                BodyRead {
+                    req: Request::from_parts(parts, B::from(bytes.clone())),
+                    outcome: BodyOutcome::Read(bytes),
+                }
+            }
+            Err(e) => {
+                let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                BodyRead {
+                    req: Request::from_parts(parts, B::from(Bytes::new())),
+                    outcome: if too_large { BodyOutcome::TooLarge } else { BodyOutcome::Unreadable },
+                }
+            }
+        }
+    })
 }

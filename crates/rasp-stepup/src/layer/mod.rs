@@ -30,11 +30,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 pub use future::ResponseFuture;
-use future::{Meta, attach};
+use future::{AfterBody, Meta, attach};
 
 use crate::decision::RejectionKind;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::identity::bearer_token;
+use crate::inspect::{body_kind, injection_decision, suspect_confidence};
 use crate::policy::{ConfigError, Policy, Sensitivity};
 use crate::respond::{log_decision, respond};
 
@@ -97,6 +98,16 @@ impl<S> RaspStepUpService<S> {
     }
 }
 
+/// Whether the request announces a body.
+fn may_have_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
 fn matched_path<B>(req: &Request<B>) -> Option<&str> {
     #[cfg(feature = "axum")]
     {
@@ -114,6 +125,9 @@ fn matched_path<B>(req: &Request<B>) -> Option<&str> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RaspStepUpService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
@@ -135,14 +149,32 @@ where
             *res.status_mut() = http::StatusCode::NO_CONTENT;
             return ResponseFuture::respond(res);
         }
+        // Inspect: path, query, headers, cookies (bodies below).
+        let monitor = p.mode == crate::policy::Mode::Monitor;
+        let head = p.inspector.head(template, req.uri(), req.headers());
+        let mut pre = None;
+        if let Some(d) = injection_decision(p, &head.findings) {
+            log_decision(&d, level, template, None, None, monitor);
+            if !monitor {
+                return ResponseFuture::respond(respond(d));
+            }
+            pre = Some(d);
+        }
+        let suspect = suspect_confidence(&head.findings);
+        let inspect_body = if p.inspector.rules.enabled && may_have_body(req.headers()) {
+            body_kind(req.headers())
+        } else {
+            None
+        };
         let bearer = bearer_token(req.headers());
         let public = !p.requirements[level.index()].needs_identity();
         if public
             && bearer.is_none()
             && p.identity.is_none()
             && p.risk.rate.per_client[level.index()].is_none()
+            && inspect_body.is_none()
         {
-            // Fast path: a public route without credentials or quota needs no store.
+            // Fast path: a public route without credentials, quota or body needs no store.
             let ctx = StepUpContext {
                 policy: self.policy.clone(),
                 identity: None,
@@ -150,7 +182,7 @@ where
                 assessment: None,
             };
             attach(&mut req, ctx);
-            return ResponseFuture::inner(self.inner.call(req));
+            return ResponseFuture::inner_monitored(self.inner.call(req), pre);
         }
         let template = template.map(str::to_owned);
         let bearer = bearer.map(str::to_owned);
@@ -158,7 +190,8 @@ where
             .headers()
             .get(http::header::USER_AGENT)
             .map(|v| v.as_bytes().to_vec());
-        let risk = p.risk_input(req.headers(), req.extensions(), !public);
+        let mut risk = p.risk_input(req.headers(), req.extensions(), !public);
+        risk.injection = suspect;
         let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
             // Devices matter where subjects are assessed; public routes get no cookie.
             (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
@@ -177,7 +210,6 @@ where
             custom,
             risk,
         };
-        let eval = Box::pin(evaluate::evaluate(self.policy.clone(), input));
         // The ready service goes into the future; a fresh clone stays here.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
@@ -187,7 +219,14 @@ where
             template,
             client_ip,
             set_cookie,
+            pre,
         };
+        if let Some(kind) = inspect_body {
+            let rules = &p.inspector.rules;
+            let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
+            return ResponseFuture::reading_body(read, inner, AfterBody { meta, input, kind });
+        }
+        let eval = Box::pin(evaluate::evaluate(self.policy.clone(), input));
         ResponseFuture::deciding(eval, inner, req, meta)
     }
 }
@@ -318,6 +357,7 @@ where
                 template,
                 client_ip,
                 set_cookie: None,
+                pre: None,
             },
         )
     }

@@ -32,6 +32,7 @@ pub(crate) use routes::{RouteKey, RouteTable, parse_method};
 
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::identity::IdentityExtractor;
+use crate::inspect::{InspectionRules, Inspector};
 use crate::risk::{DeviceCookie, RiskInput, RiskRules};
 use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
@@ -330,6 +331,7 @@ pub(crate) struct PolicyInner {
     pub(crate) identity: Option<Arc<dyn IdentityExtractor>>,
     pub(crate) risk: RiskRules,
     pub(crate) device_cookie: Option<DeviceCookie>,
+    pub(crate) inspector: Inspector,
 }
 
 impl fmt::Debug for Policy {
@@ -393,6 +395,29 @@ impl Policy {
         &*self.inner.clock
     }
 
+    /// How often each exclusion matched so far.
+    #[must_use]
+    pub fn exclusion_report(&self) -> Vec<crate::inspect::ExclusionReport> {
+        self.inner.inspector.exclusions.report()
+    }
+
+    /// Exclusions that never matched (each is also logged as a warning,
+    /// target `rasp::policy`, when this is called): an exclusion that
+    /// silently does nothing is a misconfiguration.
+    #[must_use]
+    pub fn unused_exclusions(&self) -> Vec<String> {
+        let unused: Vec<String> = self
+            .exclusion_report()
+            .into_iter()
+            .filter(|r| r.hits == 0)
+            .map(|r| r.exclusion)
+            .collect();
+        for e in &unused {
+            tracing::warn!(target: "rasp::policy", exclusion = %e, "exclusion never matched");
+        }
+        unused
+    }
+
     pub(crate) fn route_keys(&self) -> &[RouteKey] {
         self.inner.routes.keys()
     }
@@ -422,6 +447,7 @@ impl PolicyInner {
             ip,
             fingerprint: crate::risk::fingerprint(headers),
             cookie_device: self.device_cookie.as_ref().and_then(|c| c.read(headers)),
+            injection: 0.0,
         }
     }
 
@@ -458,6 +484,7 @@ pub struct PolicyBuilder {
     random: Arc<dyn Random>,
     identity: Option<Arc<dyn IdentityExtractor>>,
     risk: RiskRules,
+    pub(crate) inspection: InspectionRules,
     file_tokens: file::TokenSection,
 }
 
@@ -481,6 +508,7 @@ impl Default for PolicyBuilder {
             random: Arc::new(OsRandom),
             identity: None,
             risk: RiskRules::default(),
+            inspection: InspectionRules::default(),
             file_tokens: file::TokenSection::default(),
         }
     }
@@ -607,6 +635,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// Injection inspection: inputs, body limits, level, exclusions
+    /// (default: on at level 2, 64 KiB bodies, 413 above).
+    pub fn inspection(mut self, rules: InspectionRules) -> Self {
+        self.inspection = rules;
+        self
+    }
+
     /// Applies a TOML policy document (see `docs/policy.md`) on top of the
     /// settings made so far.
     ///
@@ -710,6 +745,10 @@ impl PolicyBuilder {
             .ok_or(ConfigError::Missing("tokens"))?
             .apply_file(self.file_tokens);
         let tokens = Tokens::new(tokens)?;
+        crate::inspect::validate(&self.inspection).map_err(|reason| ConfigError::Invalid {
+            setting: "inspection",
+            reason,
+        })?;
         let device_cookie = match &self.risk.device_cookie {
             None => None,
             Some((name, key)) => {
@@ -751,6 +790,7 @@ impl PolicyBuilder {
                 identity: self.identity,
                 risk: self.risk,
                 device_cookie,
+                inspector: Inspector::new(self.inspection),
             }),
         })
     }

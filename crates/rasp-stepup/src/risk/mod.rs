@@ -63,6 +63,8 @@ pub mod codes {
     pub const MISSING_CLIENT_ADDR: &str = "missing_client_addr";
     /// Within the subject's learning period (informational).
     pub const INITIAL_SIGHTING: &str = "initial_sighting";
+    /// Lower-confidence injection findings in the request's inputs.
+    pub const INJECTION_SUSPECT: &str = "injection_suspect";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +73,7 @@ enum Category {
     Network,
     Device,
     Behaviour,
+    Input,
     Info,
 }
 
@@ -83,6 +86,7 @@ fn category(code: &str) -> Category {
         | codes::AUTH_FAILURE_BURST
         | codes::NOT_FOUND_BURST
         | codes::RATE_ABOVE_BASELINE => Category::Behaviour,
+        codes::INJECTION_SUSPECT => Category::Input,
         _ => Category::Info,
     }
 }
@@ -133,7 +137,7 @@ impl Assessment {
     }
 
     fn finish(&mut self) {
-        let mut by_cat = [0f32; 4];
+        let mut by_cat = [0f32; 5];
         let mut bonus = 0f32;
         for s in &self.signals {
             let i = match category(s.code) {
@@ -141,6 +145,7 @@ impl Assessment {
                 Category::Network => 1,
                 Category::Device => 2,
                 Category::Behaviour => 3,
+                Category::Input => 4,
                 Category::Info => continue,
             };
             if s.points < 0.0 {
@@ -386,6 +391,7 @@ impl Default for RiskRules {
                 (codes::AUTH_FAILURE_BURST, 45.0),
                 (codes::NOT_FOUND_BURST, 30.0),
                 (codes::RATE_ABOVE_BASELINE, 25.0),
+                (codes::INJECTION_SUSPECT, 35.0),
             ],
             device_cookie: Some(("rasp_did".into(), None)),
             debug_header: false,
@@ -503,6 +509,8 @@ pub(crate) struct RiskInput {
     pub(crate) ip: Option<IpAddr>,
     pub(crate) fingerprint: u64,
     pub(crate) cookie_device: Option<String>,
+    /// Confidence (0–1) of lower-confidence injection findings, if any.
+    pub(crate) injection: f32,
 }
 
 /// What to remember if the request turns out confirmed.
@@ -552,6 +560,9 @@ pub(crate) async fn assess(
     let mut hist = hist?.unwrap_or_default();
     let (by_subject, by_client, not_found) = (by_subject?, by_client?, not_found?);
     let mut a = Assessment::default();
+    if input.injection > 0.0 {
+        a.push(codes::INJECTION_SUSPECT, input.injection, rules);
+    }
     let learning = hist.sightings < rules.learning_sightings;
     if learning {
         a.push(codes::INITIAL_SIGHTING, 1.0, rules);

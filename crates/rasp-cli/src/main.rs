@@ -1,0 +1,2 @@
+//! `rasp`: evaluate detection on corpora.
+fn main() {}

@@ -1,0 +1,475 @@
+//! Decoding against evasion, in bounded passes, each linear in the input.
+//!
+//! [`normalize`] turns a raw value into the view the detectors read:
+//! percent-decoding (repeated up to 3 times, `%uXXXX` to its real code point,
+//! overlong UTF-8 to ASCII with an evasion flag), HTML entities (named,
+//! decimal, hex, missing semicolons, leading zeros), backslash escapes
+//! (`\xHH`, `\uHHHH`, `\u{H}`, octal), NUL and control-character removal,
+//! fullwidth folding, ASCII lowercasing. A second view folds SQL comments
+//! and whitespace runs.
+
+/// Evasion signals met while decoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Evasions {
+    /// The value was percent-encoded more than once.
+    pub multi_encoded: bool,
+    /// Overlong UTF-8 sequences (`%c0%ae`) were met.
+    pub overlong_utf8: bool,
+    /// A NUL byte was present.
+    pub nul_byte: bool,
+    /// `%uXXXX` escapes were met.
+    pub percent_u: bool,
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn push_char(out: &mut Vec<u8>, c: u32) {
+    match char::from_u32(c) {
+        Some(ch) => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+        }
+        None => out.push(b'?'),
+    }
+}
+
+/// One percent-decoding pass. Returns `None` when nothing changed.
+pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool, ev: &mut Evasions) -> Option<Vec<u8>> {
+    if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%' {
+            // %uXXXX: the real code point, never its low byte.
+            if i + 5 < input.len() && (input[i + 1] == b'u' || input[i + 1] == b'U') {
+                if let (Some(a), Some(b2), Some(c), Some(d)) = (
+                    hex(input[i + 2]),
+                    hex(input[i + 3]),
+                    hex(input[i + 4]),
+                    hex(input[i + 5]),
+                ) {
+                    let cp = u32::from(a) << 12 | u32::from(b2) << 8 | u32::from(c) << 4 | u32::from(d);
+                    push_char(&mut out, cp);
+                    ev.percent_u = true;
+                    i += 6;
+                    changed = true;
+                    continue;
+                }
+            }
+            if i + 2 < input.len()
+                && let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2]))
+            {
+                out.push(h << 4 | l);
+                i += 3;
+                changed = true;
+                continue;
+            }
+            out.push(b);
+            i += 1;
+        } else if plus_is_space && b == b'+' {
+            out.push(b' ');
+            i += 1;
+            changed = true;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// Overlong 2- and 3-byte UTF-8 encodings of ASCII (`c0 ae` = `.`) decoded
+/// to the ASCII byte they hide; sets the evasion flag.
+fn fold_overlong(input: &mut Vec<u8>, ev: &mut Evasions) {
+    if !input.iter().any(|&b| b == 0xc0 || b == 0xc1 || b == 0xe0) {
+        return;
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if (b == 0xc0 || b == 0xc1) && i + 1 < input.len() && input[i + 1] & 0xc0 == 0x80 {
+            out.push(((b & 0x1f) << 6) | (input[i + 1] & 0x3f));
+            ev.overlong_utf8 = true;
+            i += 2;
+        } else if b == 0xe0
+            && i + 2 < input.len()
+            && input[i + 1] & 0xe0 == 0x80
+            && input[i + 2] & 0xc0 == 0x80
+        {
+            out.push(((input[i + 1] & 0x3f) << 6) | (input[i + 2] & 0x3f));
+            ev.overlong_utf8 = true;
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    *input = out;
+}
+
+const NAMED: &[(&str, &str)] = &[
+    ("lt", "<"),
+    ("gt", ">"),
+    ("quot", "\""),
+    ("apos", "'"),
+    ("amp", "&"),
+    ("nbsp", " "),
+    ("colon", ":"),
+    ("semi", ";"),
+    ("tab", "\t"),
+    ("newline", "\n"),
+    ("lpar", "("),
+    ("rpar", ")"),
+    ("sol", "/"),
+    ("bsol", "\\"),
+    ("excl", "!"),
+    ("num", "#"),
+    ("dollar", "$"),
+    ("percnt", "%"),
+    ("comma", ","),
+    ("period", "."),
+    ("equals", "="),
+    ("lsqb", "["),
+    ("rsqb", "]"),
+    ("lbrack", "["),
+    ("rbrack", "]"),
+    ("lcub", "{"),
+    ("rcub", "}"),
+    ("grave", "`"),
+    ("quest", "?"),
+    ("plus", "+"),
+    ("ast", "*"),
+    ("vert", "|"),
+];
+
+/// HTML character references: named (a useful subset), decimal and hex,
+/// with or without the semicolon, any number of leading zeros (bounded).
+pub(crate) fn html_decode(input: &[u8]) -> Option<Vec<u8>> {
+    if !input.contains(&b'&') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < input.len() {
+        if input[i] != b'&' {
+            out.push(input[i]);
+            i += 1;
+            continue;
+        }
+        let rest = &input[i + 1..];
+        if rest.first() == Some(&b'#') {
+            let (radix, start) = match rest.get(1) {
+                Some(b'x' | b'X') => (16, 2),
+                _ => (10, 1),
+            };
+            let mut j = start;
+            let mut value: u32 = 0;
+            while j < rest.len() && j < start + 64 {
+                let d = match (radix, rest[j]) {
+                    (10, b @ b'0'..=b'9') => u32::from(b - b'0'),
+                    (16, b) if hex(b).is_some() => u32::from(hex(b).unwrap_or(0)),
+                    _ => break,
+                };
+                value = value.saturating_mul(radix).saturating_add(d).min(0x11_0000);
+                j += 1;
+            }
+            if j > start {
+                push_char(&mut out, value);
+                if rest.get(j) == Some(&b';') {
+                    j += 1;
+                }
+                i += 1 + j;
+                changed = true;
+                continue;
+            }
+        } else {
+            let name_len = rest.iter().take(10).take_while(|b| b.is_ascii_alphabetic()).count();
+            let name = &rest[..name_len];
+            if let Some((n, v)) = NAMED
+                .iter()
+                .find(|(n, _)| name.len() >= n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes()))
+            {
+                out.extend_from_slice(v.as_bytes());
+                let mut j = n.len();
+                if rest.get(j) == Some(&b';') {
+                    j += 1;
+                }
+                i += 1 + j;
+                changed = true;
+                continue;
+            }
+        }
+        out.push(b'&');
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// Backslash escapes of JS, JSON, C and shells: `\xHH`, `\uHHHH`,
+/// `\u{H..}`, octal `\NNN`; other `\c` become `c`.
+pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
+    if !input.contains(&b'\\') {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < input.len() {
+        if input[i] != b'\\' || i + 1 >= input.len() {
+            out.push(input[i]);
+            i += 1;
+            continue;
+        }
+        let n = input[i + 1];
+        if (n == b'x' || n == b'X')
+            && let (Some(h), Some(l)) = (input.get(i + 2).and_then(|b| hex(*b)), input.get(i + 3).and_then(|b| hex(*b)))
+        {
+            out.push(h << 4 | l);
+            i += 4;
+            changed = true;
+            continue;
+        }
+        if n == b'u' || n == b'U' {
+            if input.get(i + 2) == Some(&b'{') {
+                let mut j = i + 3;
+                let mut v: u32 = 0;
+                while j < input.len() && j < i + 10 && hex(input[j]).is_some() {
+                    v = v * 16 + u32::from(hex(input[j]).unwrap_or(0));
+                    j += 1;
+                }
+                if input.get(j) == Some(&b'}') && j > i + 3 {
+                    push_char(&mut out, v);
+                    i = j + 1;
+                    changed = true;
+                    continue;
+                }
+            } else if let Some(digits) = input.get(i + 2..i + 6)
+                && digits.iter().all(|b| hex(*b).is_some())
+            {
+                let v = digits.iter().fold(0u32, |a, b| a * 16 + u32::from(hex(*b).unwrap_or(0)));
+                push_char(&mut out, v);
+                i += 6;
+                changed = true;
+                continue;
+            }
+        }
+        if (b'0'..=b'7').contains(&n) {
+            let mut j = i + 1;
+            let mut v: u32 = 0;
+            while j < input.len() && j < i + 4 && (b'0'..=b'7').contains(&input[j]) {
+                v = v * 8 + u32::from(input[j] - b'0');
+                j += 1;
+            }
+            out.push(u8::try_from(v.min(255)).unwrap_or(b'?'));
+            i = j;
+            changed = true;
+            continue;
+        }
+        let mapped = match n {
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'f' => 0x0c,
+            b'v' => 0x0b,
+            other => other,
+        };
+        out.push(mapped);
+        i += 2;
+        changed = true;
+    }
+    changed.then_some(out)
+}
+
+/// Fullwidth ASCII (U+FF01..U+FF5E) to ASCII, NUL and layout controls
+/// removed (\t, \x0b, \x0c, NUL), ASCII lowercased. CR and LF are kept.
+fn compact(input: &[u8], ev: &mut Evasions) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        // U+FF01..U+FF5E is EF BC 81..EF BD 9E in UTF-8.
+        if b == 0xef && i + 2 < input.len() && (input[i + 1] == 0xbc || input[i + 1] == 0xbd) {
+            let cp = 0xff00u32 + (u32::from(input[i + 1] & 0x03) << 6) + u32::from(input[i + 2] & 0x3f);
+            if (0xff01..=0xff5e).contains(&cp) {
+                out.push(((cp - 0xff00 + 0x20) as u8).to_ascii_lowercase());
+                i += 3;
+                continue;
+            }
+        }
+        match b {
+            0 => ev.nul_byte = true,
+            b'\t' | 0x0b | 0x0c => out.push(b' '),
+            _ => out.push(b.to_ascii_lowercase()),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The decoded view of a value, with the evasions met.
+pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
+    let mut ev = Evasions::default();
+    let mut v = raw.to_vec();
+    let mut passes = 0;
+    while passes < 3 {
+        match percent_decode(&v, plus_is_space && passes == 0, &mut ev) {
+            Some(next) => {
+                v = next;
+                passes += 1;
+            }
+            None => break,
+        }
+    }
+    if passes > 1 {
+        ev.multi_encoded = true;
+    }
+    fold_overlong(&mut v, &mut ev);
+    for _ in 0..2 {
+        let mut changed = false;
+        if let Some(next) = html_decode(&v) {
+            v = next;
+            changed = true;
+        }
+        if let Some(next) = unescape(&v) {
+            v = next;
+            changed = true;
+        }
+        if let Some(next) = percent_decode(&v, false, &mut ev) {
+            v = next;
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    fold_overlong(&mut v, &mut ev);
+    (compact(&v, &mut ev), ev)
+}
+
+/// The SQL view: comments `/* .. */` become a space (MySQL `/*! .. */`
+/// keeps its content), whitespace runs one space.
+pub fn sql_fold(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'/' && v.get(i + 1) == Some(&b'*') {
+            let versioned = v.get(i + 2) == Some(&b'!');
+            let end = v[i + 2..].windows(2).position(|w| w == b"*/").map(|p| i + 2 + p);
+            match (versioned, end) {
+                (true, Some(e)) => {
+                    // keep the content after an optional version number
+                    let mut s = i + 3;
+                    while s < e && v[s].is_ascii_digit() {
+                        s += 1;
+                    }
+                    out.push(b' ');
+                    out.extend_from_slice(&v[s..e]);
+                    out.push(b' ');
+                    i = e + 2;
+                }
+                (false, Some(e)) => {
+                    out.push(b' ');
+                    i = e + 2;
+                }
+                (_, None) => {
+                    out.push(b' ');
+                    i = v.len();
+                }
+            }
+            continue;
+        }
+        let b = v[i];
+        if b.is_ascii_whitespace() || b == 0xa0 {
+            if out.last() != Some(&b' ') {
+                out.push(b' ');
+            }
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        String::from_utf8_lossy(&normalize(s.as_bytes(), false).0).into_owned()
+    }
+
+    #[test]
+    fn percent_decoding_is_repeated_and_bounded() {
+        assert_eq!(n("%2527"), "'");
+        assert_eq!(n("%252527"), "'");
+        assert_eq!(n("%2e%2e%2f"), "../");
+        let (_, ev) = normalize(b"%2527", false);
+        assert!(ev.multi_encoded);
+    }
+
+    #[test]
+    fn percent_u_gives_the_real_code_point() {
+        assert_eq!(n("%u003c"), "<");
+        // U+FF0E (fullwidth full stop) folds to '.', never to its low byte 0x0e
+        assert_eq!(n("%uff0e%uff0e%u2215"), "..\u{2215}");
+    }
+
+    #[test]
+    fn overlong_utf8_is_decoded_and_flagged() {
+        let (v, ev) = normalize(b"%c0%ae%c0%ae%c0%af", false);
+        assert_eq!(v, b"../");
+        assert!(ev.overlong_utf8);
+    }
+
+    #[test]
+    fn html_entities_with_and_without_semicolons() {
+        assert_eq!(n("&lt;script&gt;"), "<script>");
+        assert_eq!(n("&#60&#x3C;&#000060;"), "<<<");
+        assert_eq!(n("java&#x09;script&colon;"), "java script:");
+        assert_eq!(n("AT&T"), "at&t");
+    }
+
+    #[test]
+    fn backslash_escapes() {
+        assert_eq!(n("\\x3cscript\\u003e"), "<script>");
+        assert_eq!(n("\\u{3c}"), "<");
+        assert_eq!(n("\\74"), "<");
+    }
+
+    #[test]
+    fn nul_controls_fullwidth_and_case() {
+        let (v, ev) = normalize("ＳＥＬＥＣＴ\u{0}\t1".as_bytes(), false);
+        assert_eq!(v, b"select 1");
+        assert!(ev.nul_byte);
+    }
+
+    #[test]
+    fn sql_comments_and_whitespace_fold() {
+        assert_eq!(sql_fold(b"union/**/select"), b"union select");
+        assert_eq!(sql_fold(b"union/*!50000select*/1"), b"union select 1");
+        assert_eq!(sql_fold(b"a \n\t b"), b"a b");
+    }
+
+    #[test]
+    fn decoding_is_idempotent_on_plain_text() {
+        for s in ["hello world", "calle mayor, 5", "<b>", "../etc"] {
+            let once = normalize(s.as_bytes(), false).0;
+            assert_eq!(normalize(&once, false).0, once);
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! Injection detection for HTTP inputs: bounded decoding against evasion,
+//! a cheap prefilter, structural detectors per attack class, and scoring.
+//!
+//! No HTTP, no async: the input is a value and where it came from.
+//!
+//! ```
+//! use rasp_detect::{Class, Detector, SourceKind};
+//!
+//! let detector = Detector::default();
+//! let findings = detector.inspect(b"1' OR '1'='1", SourceKind::QueryValue);
+//! assert!(findings.blocks());
+//! assert_eq!(findings.iter().next().map(|f| f.class), Some(Class::Sqli));
+//! assert!(detector.inspect(b"calle mayor, 5", SourceKind::QueryValue).is_empty());
+//! ```
+//!
+//! Every pattern runs on `regex::bytes` with Unicode off (linear time, fast
+//! on non-ASCII input); every decoding pass is linear and the number of
+//! passes is bounded.
+
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod decode;
+mod rules;
+mod ssrf;
+
+use std::fmt;
+
+use aho_corasick::AhoCorasick;
+use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
+
+pub use decode::{Evasions, normalize, sql_fold};
+use rules::{RULES, Rule, Scope, View};
+
+/// Attack classes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Class {
+    /// SQL injection.
+    Sqli,
+    /// Cross-site scripting.
+    Xss,
+    /// Path traversal and local file inclusion.
+    Traversal,
+    /// OS command injection.
+    Cmdi,
+    /// Server-side request forgery.
+    Ssrf,
+    /// NoSQL operator and JavaScript injection.
+    Nosqli,
+    /// LDAP and XPath filter injection.
+    Ldapi,
+    /// Server-side template injection.
+    Ssti,
+    /// XML external entities.
+    Xxe,
+    /// CRLF / header injection, response splitting.
+    Crlf,
+    /// JNDI lookups (Log4Shell).
+    Jndi,
+    /// Shellshock function definitions.
+    Shellshock,
+    /// PHP code injection.
+    Php,
+    /// Java code injection and deserialisation.
+    Java,
+    /// Node.js code injection.
+    Nodejs,
+    /// Prototype pollution.
+    ProtoPollution,
+    /// Other code injection (Perl, Ruby).
+    Code,
+    /// Server-side includes / ESI.
+    Ssi,
+    /// Remote file inclusion.
+    Rfi,
+    /// Scanner user agents.
+    Scanner,
+    /// Dangerous upload file names.
+    FileUpload,
+    /// Requests for restricted files (`.git`, `.env`).
+    RestrictedFile,
+    /// Session fixation.
+    SessionFixation,
+}
+
+impl Class {
+    /// The class name used in reports and exclusions (`sqli`, `xss`...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqli => "sqli",
+            Self::Xss => "xss",
+            Self::Traversal => "traversal",
+            Self::Cmdi => "cmdi",
+            Self::Ssrf => "ssrf",
+            Self::Nosqli => "nosqli",
+            Self::Ldapi => "ldapi",
+            Self::Ssti => "ssti",
+            Self::Xxe => "xxe",
+            Self::Crlf => "crlf",
+            Self::Jndi => "jndi",
+            Self::Shellshock => "shellshock",
+            Self::Php => "php",
+            Self::Java => "java",
+            Self::Nodejs => "nodejs",
+            Self::ProtoPollution => "proto_pollution",
+            Self::Code => "code",
+            Self::Ssi => "ssi",
+            Self::Rfi => "rfi",
+            Self::Scanner => "scanner",
+            Self::FileUpload => "file_upload",
+            Self::RestrictedFile => "restricted_file",
+            Self::SessionFixation => "session_fixation",
+        }
+    }
+
+    /// Every class.
+    pub const ALL: [Class; 23] = [
+        Self::Sqli,
+        Self::Xss,
+        Self::Traversal,
+        Self::Cmdi,
+        Self::Ssrf,
+        Self::Nosqli,
+        Self::Ldapi,
+        Self::Ssti,
+        Self::Xxe,
+        Self::Crlf,
+        Self::Jndi,
+        Self::Shellshock,
+        Self::Php,
+        Self::Java,
+        Self::Nodejs,
+        Self::ProtoPollution,
+        Self::Code,
+        Self::Ssi,
+        Self::Rfi,
+        Self::Scanner,
+        Self::FileUpload,
+        Self::RestrictedFile,
+        Self::SessionFixation,
+    ];
+
+    /// The class of a name (`"sqli"`).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Class {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a value came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// A path segment.
+    Path,
+    /// A query parameter name.
+    QueryName,
+    /// A query parameter value.
+    QueryValue,
+    /// A request header value.
+    Header,
+    /// A cookie value.
+    Cookie,
+    /// A JSON object key.
+    JsonKey,
+    /// A JSON string (or number) value.
+    JsonValue,
+    /// A form field name.
+    FormName,
+    /// A form field value.
+    FormValue,
+    /// An XML document.
+    Xml,
+    /// A multipart file name.
+    MultipartFilename,
+    /// A multipart text field.
+    MultipartField,
+}
+
+impl SourceKind {
+    /// Free text where prose is expected (JSON values, XML, text fields).
+    fn is_text(self) -> bool {
+        matches!(self, Self::JsonValue | Self::Xml | Self::MultipartField)
+    }
+
+    /// The name used in key paths (`query`, `body`...).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::QueryName | Self::QueryValue => "query",
+            Self::Header => "header",
+            Self::Cookie => "cookie",
+            Self::JsonKey | Self::JsonValue | Self::FormName | Self::FormValue | Self::Xml => "body",
+            Self::MultipartFilename | Self::MultipartField => "body",
+        }
+    }
+}
+
+/// How sure a finding is. High-confidence findings block; lower ones add
+/// to the request's risk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Confidence {
+    /// Suggestive only.
+    Low,
+    /// Likely an attack.
+    Medium,
+    /// An attack.
+    High,
+}
+
+/// One detection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Finding {
+    /// The attack class.
+    pub class: Class,
+    /// The rule that fired.
+    pub rule: &'static str,
+    /// 1 (minor) to 5 (critical).
+    pub severity: u8,
+    /// How sure.
+    pub confidence: Confidence,
+    /// A short excerpt of the decoded value around the match, with
+    /// non-printable bytes replaced (at most 48 characters).
+    pub excerpt: String,
+}
+
+/// The findings of one value (or one request).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Findings(Vec<Finding>);
+
+impl Findings {
+    /// No findings.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Number of findings.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The findings.
+    pub fn iter(&self) -> std::slice::Iter<'_, Finding> {
+        self.0.iter()
+    }
+
+    /// Whether any finding is of high confidence (the request should be blocked).
+    #[must_use]
+    pub fn blocks(&self) -> bool {
+        self.0.iter().any(|f| f.confidence == Confidence::High)
+    }
+
+    /// Anomaly score 0–100: severity × confidence weight, summed.
+    #[must_use]
+    pub fn score(&self) -> u32 {
+        self.0
+            .iter()
+            .map(|f| {
+                let w = match f.confidence {
+                    Confidence::High => 5,
+                    Confidence::Medium => 3,
+                    Confidence::Low => 1,
+                };
+                u32::from(f.severity) * w
+            })
+            .sum::<u32>()
+            .min(100)
+    }
+
+    /// Score per class.
+    #[must_use]
+    pub fn class_scores(&self) -> Vec<(Class, u32)> {
+        let mut out: Vec<(Class, u32)> = Vec::new();
+        for f in &self.0 {
+            let w = u32::from(f.severity)
+                * match f.confidence {
+                    Confidence::High => 5,
+                    Confidence::Medium => 3,
+                    Confidence::Low => 1,
+                };
+            match out.iter_mut().find(|(c, _)| *c == f.class) {
+                Some((_, s)) => *s = (*s + w).min(100),
+                None => out.push((f.class, w.min(100))),
+            }
+        }
+        out
+    }
+
+    /// Adds findings.
+    pub fn extend(&mut self, other: Findings) {
+        self.0.extend(other.0);
+    }
+
+    /// Keeps the findings for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Finding) -> bool) {
+        self.0.retain(keep);
+    }
+}
+
+impl<'a> IntoIterator for &'a Findings {
+    type Item = &'a Finding;
+    type IntoIter = std::slice::Iter<'a, Finding>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// Bytes that any attack in scope needs at least one of (quotes, brackets,
+/// separators, escapes, control and non-ASCII bytes). Values without them
+/// and without a keyword skip the detectors.
+fn special_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    for b in b"'\"<>;|&$(){}[]%\\`*=#:!^~@" {
+        t[usize::from(*b)] = true;
+    }
+    for (b, slot) in t.iter_mut().enumerate() {
+        if b < 0x20 || b >= 0x7f {
+            *slot = true;
+        }
+    }
+    t
+}
+
+const KEYWORDS: &[&str] = &[
+    "select", "union", "sleep", "waitfor", "benchmark", "having", "order by", "group by", "insert", "delete",
+    "update", "drop", "exec", "or 1", "and 1", "or true", "script", "javascript", "passwd", "etc/", "../", "..\\",
+    "system", "whoami", "uname", "wget", "curl", "/bin/", "cmd", "jndi", "file:", "gopher", "127.0.0.1",
+    "localhost", "169.254", "0x", "win.ini", "boot.ini", ".htaccess", "proc/self", "xp_", "@@", "information_schema",
+    "--", "/*", "concat", "char(", "ping ", "cat ", "ls ", "nc ", "||", "&&",
+];
+
+/// Strings that are opaque tokens (UUIDs, JWTs, hex or base64 blobs,
+/// numbers) are not code: most false positives of other engines come from
+/// them.
+fn is_opaque(v: &[u8]) -> bool {
+    if v.is_empty() {
+        return true;
+    }
+    if v.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-' || *b == b'+') {
+        return !v.contains(&b'-') || v.iter().filter(|b| **b == b'-').count() <= 1;
+    }
+    if v.len() < 16 {
+        return false;
+    }
+    let token = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=' | b'.');
+    if !v.iter().all(token) {
+        return false;
+    }
+    // Needs a mix that prose does not have: digits and letters, few dots.
+    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
+    let dots = v.iter().filter(|b| **b == b'.').count();
+    let slashes = v.iter().filter(|b| **b == b'/').count();
+    digits * 8 >= v.len() && dots <= 2 && slashes <= 2 && !v.windows(2).any(|w| w == b"..")
+}
+
+struct CompiledView {
+    set: RegexSet,
+    regexes: Vec<Regex>,
+    rules: Vec<&'static Rule>,
+}
+
+impl CompiledView {
+    fn new(view: View, level: u8) -> Self {
+        let rules: Vec<&'static Rule> = RULES.iter().filter(|r| r.view == view && r.level <= level).collect();
+        let patterns: Vec<String> = rules.iter().map(|r| format!("(?-u){}", r.pattern)).collect();
+        let set = RegexSetBuilder::new(&patterns)
+            .unicode(false)
+            .size_limit(64 << 20)
+            .dfa_size_limit(64 << 20)
+            .build()
+            .expect("the built-in rules compile");
+        let regexes = patterns
+            .iter()
+            .map(|p| {
+                regex::bytes::RegexBuilder::new(p)
+                    .unicode(false)
+                    .size_limit(16 << 20)
+                    .build()
+                    .expect("the built-in rules compile")
+            })
+            .collect();
+        Self { set, regexes, rules }
+    }
+}
+
+/// The detection engine. Build once (compiling the rules takes a few
+/// milliseconds), share freely: inspection takes `&self`.
+pub struct Detector {
+    level: u8,
+    special: [bool; 256],
+    keywords: AhoCorasick,
+    decoded: CompiledView,
+    sql: CompiledView,
+    path: CompiledView,
+}
+
+impl fmt::Debug for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Detector").field("level", &self.level).finish_non_exhaustive()
+    }
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new(2)
+    }
+}
+
+fn excerpt(view: &[u8], start: usize, end: usize) -> String {
+    let from = start.saturating_sub(8);
+    let to = end.min(from + 48).min(view.len());
+    view[from..to]
+        .iter()
+        .map(|&b| if (0x20..0x7f).contains(&b) { char::from(b) } else { '.' })
+        .collect()
+}
+
+/// Resolves Log4j-style nested lookups (`${lower:j}`, `${::-n}`,
+/// `${env:X:-d}`) to the text they produce; bounded passes.
+fn resolve_lookups(v: &[u8]) -> Vec<u8> {
+    let mut cur = v.to_vec();
+    for _ in 0..16 {
+        let Some(open) = cur.windows(2).rposition(|w| w == b"${") else { break };
+        let Some(close_rel) = cur[open..].iter().position(|&b| b == b'}') else { break };
+        let close = open + close_rel;
+        let inner = &cur[open + 2..close];
+        let replacement: Vec<u8> = if let Some(pos) = inner.windows(2).position(|w| w == b":-") {
+            inner[pos + 2..].to_vec()
+        } else if let Some(rest) = inner.strip_prefix(b"lower:").or_else(|| inner.strip_prefix(b"upper:")) {
+            rest.to_vec()
+        } else if inner.starts_with(b"jndi:") {
+            // keep the lookup itself, marked so the outer pass stops here
+            let mut k = b"\x01jndi:".to_vec();
+            k.extend_from_slice(&inner[5..]);
+            k
+        } else if let Some(rest) = inner.strip_prefix(b"date:") {
+            rest.iter().filter(|b| **b != b'\'').copied().collect()
+        } else {
+            // an unknown lookup resolves to nothing useful; drop its braces
+            let mut k = b"\x01".to_vec();
+            k.extend_from_slice(inner);
+            k
+        };
+        let mut next = cur[..open].to_vec();
+        next.extend_from_slice(&replacement);
+        next.extend_from_slice(&cur[close + 1..]);
+        cur = next;
+    }
+    cur
+}
+
+impl Detector {
+    /// A detector at sensitivity `level` (1–4, like CRS paranoia levels:
+    /// higher runs more rules and accepts more false positives; default 2).
+    #[must_use]
+    pub fn new(level: u8) -> Self {
+        let level = level.clamp(1, 4);
+        Self {
+            level,
+            special: special_table(),
+            keywords: AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(KEYWORDS)
+                .expect("the keyword list builds"),
+            decoded: CompiledView::new(View::Decoded, level),
+            sql: CompiledView::new(View::Sql, level),
+            path: CompiledView::new(View::Path, level),
+        }
+    }
+
+    /// The sensitivity level.
+    #[must_use]
+    pub fn level(&self) -> u8 {
+        self.level
+    }
+
+    /// Whether a raw value needs the full analysis.
+    fn worth_inspecting(&self, raw: &[u8]) -> bool {
+        raw.iter().any(|&b| self.special[usize::from(b)]) || self.keywords.is_match(raw)
+    }
+
+    /// Inspects one value from `source`.
+    #[must_use]
+    pub fn inspect(&self, raw: &[u8], source: SourceKind) -> Findings {
+        let mut out = Findings::default();
+        if raw.is_empty() || !self.worth_inspecting(raw) || is_opaque(raw) {
+            return out;
+        }
+        let plus = matches!(source, SourceKind::QueryValue | SourceKind::QueryName | SourceKind::FormValue);
+        let (decoded, evasions) = normalize(raw, plus);
+        self.run(&self.decoded, &decoded, source, &mut out);
+        let sql = sql_fold(&decoded);
+        self.run(&self.sql, &sql, source, &mut out);
+        let path = path_view(&decoded);
+        self.run(&self.path, &path, source, &mut out);
+
+        // Log4Shell with nested lookups.
+        if decoded.windows(2).any(|w| w == b"${") && !out.iter().any(|f| f.class == Class::Jndi) {
+            let resolved = resolve_lookups(&decoded);
+            if resolved.windows(6).any(|w| w == b"\x01jndi:") || resolved.windows(7).any(|w| w == b"${jndi:") {
+                out.0.push(Finding {
+                    class: Class::Jndi,
+                    rule: "jndi-nested-lookup",
+                    severity: 5,
+                    confidence: Confidence::High,
+                    excerpt: excerpt(&decoded, 0, decoded.len()),
+                });
+            }
+        }
+        // SSRF: URLs to internal hosts or with dangerous schemes.
+        if decoded.windows(3).any(|w| w == b"://")
+            && let Some(hit) = ssrf::check(&String::from_utf8_lossy(&decoded))
+        {
+            out.0.push(Finding {
+                class: Class::Ssrf,
+                rule: match hit {
+                    ssrf::SsrfHit::DangerousScheme => "ssrf-dangerous-scheme",
+                    ssrf::SsrfHit::InternalHost => "ssrf-internal-host",
+                },
+                severity: 5,
+                confidence: Confidence::High,
+                excerpt: excerpt(&decoded, 0, decoded.len()),
+            });
+        }
+        // Evasion evidence upgrades a traversal suspicion.
+        if evasions.overlong_utf8 || evasions.percent_u || (evasions.nul_byte && decoded.contains(&b'.')) {
+            let suspicious = out.iter().any(|f| f.class == Class::Traversal) || path.windows(3).any(|w| w == b"../");
+            if suspicious || evasions.nul_byte {
+                for f in &mut out.0 {
+                    if f.class == Class::Traversal {
+                        f.confidence = Confidence::High;
+                    }
+                }
+                if !out.iter().any(|f| f.class == Class::Traversal && f.confidence == Confidence::High) {
+                    out.0.push(Finding {
+                        class: Class::Traversal,
+                        rule: "traversal-encoding-evasion",
+                        severity: 4,
+                        confidence: Confidence::High,
+                        excerpt: excerpt(&decoded, 0, decoded.len()),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn run(&self, view: &CompiledView, v: &[u8], source: SourceKind, out: &mut Findings) {
+        for i in view.set.matches(v).iter() {
+            let rule = view.rules[i];
+            let applies = match rule.scope {
+                Scope::Any => true,
+                Scope::NotText => !source.is_text(),
+                Scope::Only(s) => s == source,
+            };
+            if !applies || out.iter().any(|f| f.rule == rule.id) {
+                continue;
+            }
+            let (s, e) = view.regexes[i].find(v).map_or((0, v.len()), |m| (m.start(), m.end()));
+            out.0.push(Finding {
+                class: rule.class,
+                rule: rule.id,
+                severity: rule.severity,
+                confidence: rule.confidence,
+                excerpt: excerpt(v, s, e),
+            });
+        }
+    }
+}
+
+/// The path view: `\` as `/`, runs of `/` collapsed.
+fn path_view(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    for &b in v {
+        let b = if b == b'\\' { b'/' } else { b };
+        if b == b'/' && out.last() == Some(&b'/') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
+/// The built-in rules: (id, class, level, confidence), for documentation
+/// and exclusions.
+pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
+    RULES.iter().map(|r| (r.id, r.class, r.level, r.confidence)).chain([
+        ("jndi-nested-lookup", Class::Jndi, 1, Confidence::High),
+        ("ssrf-dangerous-scheme", Class::Ssrf, 1, Confidence::High),
+        ("ssrf-internal-host", Class::Ssrf, 1, Confidence::High),
+        ("traversal-encoding-evasion", Class::Traversal, 1, Confidence::High),
+    ])
+}

@@ -1,0 +1,207 @@
+//! The rule table: each rule matches one view of a value, belongs to a
+//! class, a sensitivity level (1 = always on, 4 = paranoid) and a
+//! confidence. All patterns run on lowercased, decoded bytes with Unicode
+//! off (byte-oriented classes stay fast on non-ASCII input).
+
+use crate::{Class, Confidence, SourceKind};
+
+/// Which view of the value a rule reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum View {
+    /// Decoded, lowercased, CR/LF kept.
+    Decoded,
+    /// [`View::Decoded`] with SQL comments and whitespace runs folded.
+    Sql,
+    /// [`View::Decoded`] with `\` as `/`, repeated `/` collapsed.
+    Path,
+}
+
+/// Where a rule applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Any,
+    /// Not in free-text bodies (JSON/XML values, form text), where the
+    /// pattern is ordinary prose.
+    NotText,
+    /// Only this source.
+    Only(SourceKind),
+}
+
+pub(crate) struct Rule {
+    pub(crate) id: &'static str,
+    pub(crate) class: Class,
+    pub(crate) level: u8,
+    pub(crate) confidence: Confidence,
+    pub(crate) severity: u8,
+    pub(crate) view: View,
+    pub(crate) scope: Scope,
+    pub(crate) pattern: &'static str,
+}
+
+use Class::*;
+use Confidence::{High, Low, Medium};
+use Scope::{Any, NotText, Only};
+use View::{Decoded as D, Path as P, Sql as S};
+
+macro_rules! rule {
+    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $view:expr, $scope:expr, $pat:literal) => {
+        Rule {
+            id: $id,
+            class: $class,
+            level: $level,
+            confidence: $conf,
+            severity: $sev,
+            view: $view,
+            scope: $scope,
+            pattern: $pat,
+        }
+    };
+}
+
+pub(crate) static RULES: &[Rule] = &[
+    // ---------------------------------------------------------------- SQLi
+    rule!("sqli-union", Sqli, 1, High, 5, S, Any, r"\bunion\b(?: all| distinct| distinctrow)?[ (]*select\b"),
+    rule!("sqli-tautology-quote", Sqli, 1, High, 5, S, Any,
+        r#"['"`][) ]*(?:or|and|xor|\|\||&&|div|like|rlike|regexp|sounds like)\b?[ (]*(?:['"`]|\d|true\b|false\b|null\b|not\b|[a-z_]+ *\(|select\b|exists\b|@|-|[a-z_]+ *(?:=|<|>|!=|\bis\b|\blike\b|\bin\b|\bbetween\b))"#),
+    rule!("sqli-tautology-number", Sqli, 1, High, 5, S, Any,
+        r"(?:^|[ (=])-?\d+(?:\.\d+)?[) ]*\b(?:or|and|xor|&&|\|\|)\b[ (]*-?\d+ *(?:=|<>|!=|<=>|>=|<=|>|<|\blike\b) *\(?-?\d+"),
+    rule!("sqli-tautology-boolean", Sqli, 1, High, 5, S, Any,
+        r#"(?:^|['"`)\d ])(?:or|and|\|\||&&) +(?:not +)?(?:true|false|\d+|'[^']*'|"[^"]*") *(?:(?:=|<>|!=|>|<|\blike\b|\bis\b) *(?:true|false|null|\d+|'[^']*'|"[^"]*")|--|#|/\*|$)"#),
+    rule!("sqli-stacked", Sqli, 1, High, 5, S, Any,
+        r#"(?:^|['"`)\d]) *; *(?:select|insert|update|delete|drop|create|alter|exec|execute|declare|shutdown|truncate|waitfor|grant|revoke|rename|set +@|call|begin|if|union|sleep)\b"#),
+    rule!("sqli-comment-truncation", Sqli, 1, High, 4, S, Any, r#"['"`][) ]*(?:--|#|/\*|;(?: *--| *$| *%00))"#),
+    rule!("sqli-comment-after-keyword", Sqli, 1, High, 4, S, Any,
+        r"\b(?:or|and|union|select|from|where|order by|group by|having|limit|null|admin)\b[^a-z]{0,12}(?:--[ \-]|--$|#|/\*)"),
+    rule!("sqli-time", Sqli, 1, High, 5, S, Any,
+        r"\b(?:sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|dbms_pipe\.receive_message)\b *\(|\bwaitfor +(?:delay|time)\b|\bgenerate_series *\("),
+    rule!("sqli-error-functions", Sqli, 1, High, 5, S, Any,
+        r"\b(?:extractvalue|updatexml|xmltype|ctxsys\.drithsx\.sn|utl_inaddr\.get_host_\w+|dbms_xmlgen|json_keys|gtid_subset|name_const)\b *\(|\bfloor *\( *rand *\("),
+    rule!("sqli-system-objects", Sqli, 1, High, 5, S, Any,
+        r"\binformation_schema\b|\bmysql\.(?:user|db)\b|\bsys\.(?:objects|tables|columns|databases|user_summary)\b|\bsys(?:objects|columns|databases|users|logins)\b|\bpg_(?:catalog|shadow|user|tables|database|namespace)\b|\bsqlite_(?:master|schema|version)\b|\ball_(?:tables|users|tab_columns)\b|\buser_(?:tables|tab_columns|objects)\b|\bmsysobjects\b|\bmaster\.\.\w+"),
+    rule!("sqli-variables", Sqli, 1, High, 4, S, Any,
+        r"@@(?:version|datadir|hostname|basedir|servername|language|spid|tmpdir|global)\b|\b(?:version|database|schema|current_user|session_user|system_user|user|connection_id|last_insert_id)\b *\( *\)"),
+    rule!("sqli-exec", Sqli, 1, High, 5, S, Any,
+        r"\bexec(?:ute)? +(?:master\.\.)?(?:xp|sp)_\w+|\bxp_(?:cmdshell|regread|dirtree|fileexist)\b|\bopen(?:rowset|datasource|query)\b *\(|\bsp_(?:oacreate|executesql|makewebtask|password)\b"),
+    rule!("sqli-file", Sqli, 1, High, 5, S, Any, r"\binto +(?:out|dump)file\b|\bload_file *\(|\butl_(?:http|file|tcp)\b|\bload +data +(?:local +)?infile\b"),
+    rule!("sqli-subselect", Sqli, 1, High, 5, S, Any,
+        r"\( *select\b *(?:\*|top\b|distinct\b|count *\(|concat|char|@@|case\b|if *\(|null\b|\d|[a-z_]+ *\(|[a-z_.`\[\]]+ *(?:,|\bfrom\b|\)))"),
+    rule!("sqli-select-from-after-breakout", Sqli, 1, High, 5, S, Any,
+        r#"(?:^|['"`)\d]|\bor|\band) *[;(]* *select\b[^;]{0,160}?\bfrom\b"#),
+    rule!("sqli-select-functions", Sqli, 1, High, 5, S, Any,
+        r"\bselect\b *(?:\*|null|\d+ *,|@@|concat|char|count *\(|group_concat|0x[0-9a-f]+|case\b|if *\(|substring|ascii|version|database|user\b|top +\d)"),
+    rule!("sqli-order-by", Sqli, 1, High, 4, S, Any, r#"(?:['"`)\d]|^) *(?:order|group) +by +(?:\d+|[a-z_]+)(?: *(?:--|#|/\*|,)|$| +(?:asc|desc)\b *(?:--|#))"#),
+    rule!("sqli-having", Sqli, 1, High, 4, S, Any, r"\bhaving\b *\(? *\d+ *[=<>]|\bgroup +by\b.{0,80}\bhaving\b"),
+    rule!("sqli-ddl-dml", Sqli, 1, High, 5, S, Any,
+        r"\bdrop +(?:table|database|schema|user|view|procedure|function|index)\b|\binsert +into\b.{0,200}?\bvalues *\(|\bdelete +from +[a-z_.`\[\]]+ *(?:where\b|;|$|--|#)|\bupdate +[a-z_.`\[\]]+ +set +[a-z_.`\[\]]+ *=|\btruncate +table\b|\balter +(?:table|user|database)\b|\bcreate +(?:table|user|database|function|procedure|trigger)\b"),
+    rule!("sqli-char-concat", Sqli, 1, High, 4, S, Any,
+        r"\b(?:char|chr|nchar)\b *\( *\d+ *(?:, *\d+ *)*\) *(?:\+|\|\||,|\))|\bconcat(?:_ws)? *\(.{0,60}(?:0x[0-9a-f]|char *\(|select|@@|'|\bcast\b)|\b(?:cast|convert) *\(.{0,80}\bas +(?:n?varchar|n?char|int|signed|unsigned|text|binary)\b"),
+    rule!("sqli-conditional", Sqli, 2, High, 4, S, Any,
+        r"\bcase +when\b.{0,120}\bthen\b|\bif *\( *\d+ *[=<>]|\biif *\(|\belt *\( *\d|\b(?:ascii|ord|substr|substring|mid|length|hex|unhex|bin|lower|upper) *\( *(?:\(|select\b|@@|user|database|version)"),
+    rule!("sqli-quote-concat", Sqli, 2, Medium, 3, S, Any, r#"['"] *(?:\|\||\+) *['"(]|['"] *(?:\|\||\+) *(?:char|chr|select)\b"#),
+    rule!("sqli-hex-blob-context", Sqli, 2, High, 4, S, Any, r"(?:,|\(|=|select) *0x[0-9a-f]{6,}"),
+    rule!("sqli-mssql-waitfor-declare", Sqli, 1, High, 5, S, Any, r"\bdeclare +@\w+|\bexec *\( *@|\bcast *\( *0x"),
+    rule!("sqli-like-wildcard-breakout", Sqli, 2, Medium, 3, S, Any, r#"['"] *(?:or|and) +[a-z_]+ +like +['"]%"#),
+    rule!("sqli-quote-paren-breakout", Sqli, 2, Medium, 3, S, Any, r#"^-?\d*['"]?\) *(?:or|and|as|union|;|where|\))"#),
+    // ---------------------------------------------------------------- XSS
+    rule!("xss-script-tag", Xss, 1, High, 5, D, Any, r"<[ /]*script[\s>/]|<[ /]*script$"),
+    rule!("xss-event-handler-in-tag", Xss, 1, High, 5, D, Any, r"<[a-z][^>]{0,400}?[\s/\x22'`;]on[a-z]{3,40}\s*=|<[a-z]+/on[a-z]+="),
+    rule!("xss-event-handler-attribute", Xss, 1, High, 5, D, Any,
+        r#"["'`][^<>]{0,40}?[\s/;]on(?:error|load|mouse\w+|click|dblclick|focus\w*|blur|change|submit|key\w+|input|select|toggle|begin|end|animation\w+|transition\w+|pageshow|popstate|hashchange|message|resize|scroll|wheel|drag\w*|drop|copy|cut|paste|play\w*|pause|readystatechange|beforeunload|unload|afterprint|beforeprint|start|finish|bounce|pointer\w+|touch\w+|auxclick|contextmenu|search|invalid|reset|show|loadstart|loadend|error\w*)\s*="#),
+    rule!("xss-js-scheme", Xss, 1, High, 5, D, Any,
+        r#"(?:^|[=(\x22'`<>,\s]|url\s*\()\s*(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:"#),
+    rule!("xss-dangerous-tag", Xss, 1, High, 5, D, Any,
+        r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|table|td|th|tr|input)\b"),
+    rule!("xss-data-uri", Xss, 1, High, 5, D, Any, r"data\s*:\s*(?:text/html|image/svg\+xml|application/(?:x-)?(?:javascript|xhtml\+xml|ecmascript)|text/(?:javascript|xml|ecmascript))|=\s*[\x22'`]?\s*data\s*:[^,]{0,40};base64,"),
+    rule!("xss-dangerous-attributes", Xss, 1, High, 5, D, Any,
+        r"\b(?:srcdoc|formaction|xlink:href|dynsrc|lowsrc|background)\s*=|\bexpression\s*\(|-moz-binding\s*:|\bbehavior\s*:|@import\b|\bstyle\s*=[^>]{0,200}(?:expression|javascript:|url\s*\()"),
+    rule!("xss-dom-sinks", Xss, 1, High, 5, D, Any,
+        r"\b(?:document|window|top|parent|self|frames|this|globalthis)\s*(?:\.|\[\s*['\x22`]?)\s*(?:cookie|domain|location|write|writeln|body|open|eval|execscript|innerhtml|outerhtml)\b|\b(?:alert|prompt|confirm|eval|atob|settimeout|setinterval)\s*(?:\(|`|\[|&#)|\bfromcharcode\b|\.constructor\s*\(|\binnerhtml\s*="),
+    rule!("xss-attribute-breakout", Xss, 1, High, 4, D, Any, r#"["'`]\s*/?>\s*<\s*[a-z!/]"#),
+    rule!("xss-tag-close-open", Xss, 2, Medium, 3, D, Any, r"</[a-z]+\s*>\s*<[a-z]"),
+    rule!("xss-generic-tag", Xss, 3, Low, 2, D, Any, r"<[a-z!/?][^>]{0,100}>"),
+    // --------------------------------------------------------- traversal
+    rule!("traversal-leading", Traversal, 1, High, 4, P, Any, r"^(?:\.?/)*\.\.+(?:/|$)"),
+    rule!("traversal-repeated", Traversal, 1, High, 5, P, Any, r"(?:\.\.+/){2,}|(?:/\.\.+){2,}|\.{3,}/|\.\./\.?/|\.\.[;?]/|/\.\.$"),
+    rule!("traversal-sensitive-file", Traversal, 1, High, 5, P, Any,
+        r"(?:^|/|=|:)(?:etc/(?:passwd|shadow|group|hosts|issue|motd|crontab|sudoers|fstab|hostname|resolv\.conf|httpd|apache2?|nginx|mysql|my\.cnf|ssh|security|profile|bashrc|inittab|lilo\.conf|grub|php|redhat-release|lsb-release|os-release|master\.passwd|pwd\.db|environment)|proc/(?:self|version|\d+|net|cmdline|environ|mounts|cpuinfo|meminfo|sched_debug)|(?:windows|winnt)/(?:win\.ini|system\.ini|system32|repair|panther|debug|php\.ini)|boot\.ini|win\.ini|var/(?:log|www|lib|mail|spool|run)/|usr/local/(?:apache|etc|lib)|root/\.|home/[^/]+/\.|\.htaccess|\.htpasswd|web-inf/|meta-inf/|wp-config\.php|id_rsa|id_dsa|authorized_keys|known_hosts|\.bash_history|\.ssh/|\.aws/|\.git/|\.env$|php\.ini|httpd\.conf|my\.ini|config\.php|localsettings\.php|database\.yml|applicationhost\.config|inetpub/)"),
+    rule!("traversal-glob", Traversal, 1, High, 4, P, Any, r"/(?:etc|bin|usr|proc|dev|tmp|var|sbin)/[a-z0-9._-]*[?*\[]"),
+    rule!("traversal-file-scheme", Traversal, 1, High, 5, D, Any, r"\bfile\s*:\s*/"),
+    rule!("traversal-single", Traversal, 2, Medium, 3, P, NotText, r"(?:^|/)\.\.(?:/|$)"),
+    rule!("traversal-absolute-system-path", Traversal, 2, High, 4, P, NotText,
+        r"^(?:[a-z]:)?/(?:etc|proc|sys|dev|bin|sbin|boot|root|usr|var|opt|tmp|windows|winnt|inetpub|program files)(?:/|$)"),
+    rule!("traversal-hex-dots", Traversal, 1, High, 4, D, Any, r"(?:0x2e){2}|(?:0x2e0x2e|\.\.)(?:0x2f|0x5c)"),
+    // -------------------------------------------------------------- cmdi
+    rule!("cmdi-chained-command", Cmdi, 1, High, 5, S, NotText,
+        r#"(?:[;&|\n`]|\$\(|^)[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|net|powershell|cmd|systeminfo|type|dir|more|telnet|ssh|nmap|useradd|sudo|su|env|printenv|awk|sed|xterm|base64|head|tail|less|find|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|ver|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|groups|w|who|last|uptime|lsb_release|mount|df|cp|mv|tee|xargs|timeout|exec|eval|java|node|gcc|cc|make|expr|nohup|setsid)(?:$|[\s;|&<>`$()'"\\,{])"#),
+    rule!("cmdi-chained-command-text", Cmdi, 2, Medium, 3, S, Any,
+        r"(?:[;|`]|\$\()[ (]*(?:/?(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|sleep|rm|ps|net|powershell|cmd)(?:$|[\s;|&<>`)])"),
+    rule!("cmdi-substitution", Cmdi, 1, High, 5, D, Any,
+        r"\$\(\s*(?:[a-z/{]|\()|`\s*(?:/?(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|sleep|echo|rm|ps|python|perl|ruby|php|nslookup|dig)\b[^`]*`"),
+    rule!("cmdi-ifs-brace", Cmdi, 1, High, 5, D, Any,
+        r"\$\{?ifs\}?|\$\{[a-z_]+:[0-9]+:[0-9]+\}|\{\s*(?:cat|ls|echo|wget|curl|nc|bash|sh|id|ping|cp|rm),[^}]*\}|\b(?:cat|ls|echo|wget|curl|nc|bash|sh|ping)\$\{?ifs"),
+    rule!("cmdi-windows", Cmdi, 1, High, 5, S, Any,
+        r"\bcmd(?:\.exe)? *(?:/[ckr]|/s)|\bpowershell(?:\.exe)? +(?:-\w|iex|invoke|\()|%comspec%|%systemroot%|\bcertutil(?:\.exe)? +-|\bbitsadmin(?:\.exe)? +/|\bwmic +(?:process|os|useraccount)|\bnet +(?:user|localgroup|view|share|use)\b|\breg +(?:query|add|delete) +hk"),
+    rule!("cmdi-binary-path", Cmdi, 1, High, 5, S, Any,
+        r#"(?:^|[\s;|&(`'"=])/(?:usr/)?(?:local/)?s?bin/(?:ba|z|k|c|da|tc)?sh\b|(?:^|[\s;|&(`'"=])/bin/(?:cat|ls|id|nc|echo|busybox|ping|uname|rm|wget|curl)\b|/dev/(?:tcp|udp)/"#),
+    rule!("cmdi-reverse-shell", Cmdi, 1, High, 5, S, Any,
+        r"\bnc(?:at)? +(?:-[a-z]*[elcp][a-z]* +)+|\bmkfifo\b|\bsocat +(?:tcp|exec|-)|\bbash +-i\b|\bsh +-i\b|\bpython[23]? +-c +['\x22]|\bperl +-e +['\x22]|\bphp +-r +['\x22]|\bruby +-e +['\x22]|>\s*/dev/(?:tcp|null)|\|\s*(?:ba)?sh\b"),
+    rule!("cmdi-redirect-sensitive", Cmdi, 2, High, 4, S, Any, r"(?:>>?|<) *(?:/tmp/|/var/www|/etc/|/dev/)"),
+    rule!("cmdi-wget-curl-url", Cmdi, 1, High, 5, S, Any, r"\b(?:wget|curl|fetch|lwp-download|tftp|ftp)\s+(?:-[a-z-]+\s+)*(?:https?|ftp|tftp)://"),
+    // ----------------------------------------------------------- shellshock
+    rule!("shellshock", Shellshock, 1, High, 5, D, Any, r"\(\s*\)\s*\{\s*[^}]{0,40};?\s*\}\s*;|^\s*\(\s*\)\s*\{"),
+    // --------------------------------------------------------------- nosqli
+    rule!("nosqli-operator-key", Nosqli, 1, High, 5, D, Any,
+        r#"\[\s*\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|not|nor|expr|elemmatch|size|all|type|mod|text|jsonschema|function|accumulator)\s*\]|["']?\$(?:ne|eq|gt|gte|lt|lte|in|nin|regex|where|exists|or|and|nor|expr|elemmatch|function)["']?\s*:"#),
+    rule!("nosqli-where-js", Nosqli, 1, High, 5, D, Any,
+        r#"\$where\b|\bthis\.[a-z_]+\s*(?:==|!=|\.match\s*\(|\[)|['"]\s*;\s*return\s|;\s*return\s*(?:true|false|1|\(|'|")|\bdb\.[a-z_]+\.(?:find|drop|insert|remove|update)\w*\s*\(|\bnew\s+date\s*\(\s*\)\s*;?\s*(?:do|while)|(?:while|do)\s*[\({][^)}]{0,80}new\s+date|\bmapreduce\b|\bsleep\s*\(\s*\d+\s*\)"#),
+    rule!("nosqli-js-tautology", Nosqli, 1, High, 4, D, Any, r#"['"]\s*(?:\|\||&&)\s*['"]?[a-z0-9]*['"]?\s*==\s*['"]?[a-z0-9]*|(?:\|\||&&)\s*this\."#),
+    // ----------------------------------------------------------------- ldapi
+    rule!("ldapi-filter-breakout", Ldapi, 1, High, 5, D, Any,
+        r"\)\s*\(\s*[|&!]|\(\s*[|&]\s*\(|\*\s*\)\s*\(|\*\s*\(\s*\)\s*[|&]|\)\s*\)\s*\(|\(\s*\w+\s*=\s*\*\s*\)\s*\)|\bobjectclass\s*=\s*\*|\buserpassword\s*=|\)\s*\(\s*\w+\s*=\s*\*"),
+    rule!("xpath-injection", Ldapi, 1, High, 4, S, Any,
+        r"\b(?:name|count|string-length|substring|contains|starts-with|text|position|last)\s*\(\s*[^)]{0,40}\)\s*(?:=|<|>|!=)|\bor\s+name\s*\(\s*\)|/(?:child|descendant|ancestor|parent|self)::"),
+    // ------------------------------------------------------------------ ssti
+    rule!("ssti-double-curly", Ssti, 1, High, 5, D, Any,
+        r"\{\{[^{}]{0,300}?(?:\d\s*[*+/-]\s*\d|__\w+__|\.\s*__|\(|\[|\||\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b|\bnamespace\b|\brange\b|getclass|forname|_self|\bsettings\b|\bapp\.|constructor)[^{}]{0,300}?\}\}"),
+    rule!("ssti-dollar-curly", Ssti, 1, High, 5, D, Any,
+        r"\$\{\{|\$\{[^{}]{0,300}?(?:\d\s*[*+/-]\s*\d|\(|getclass|class\.|runtime|\.exec|forname|\bt\s*\(|\bnew\s|#|@|\[|\bself\.|\bmodule\.|\bapplicationscope|\bpagecontext|\bheader\.|\bparam\.|\bsession\.|\brequest\.)[^{}]{0,300}\}"),
+    rule!("ssti-hash-star-curly", Ssti, 1, High, 5, D, Any, r"[#*]\{[^{}]{0,200}?(?:\d\s*[*+/-]\s*\d|\(|\.|@|\[)[^{}]{0,200}\}"),
+    rule!("ssti-erb-jinja-blocks", Ssti, 1, High, 5, D, Any,
+        r"<%=?[^%]{0,300}%>|\{%[^%]{0,300}?(?:import|include|set\s|for\s|if\s|exec|system|popen|__|debug|load|macro|raw|with\s)[^%]{0,300}%\}|<#(?:assign|import|include|list|if)\b|\{php\}|\{\{\s*_self|\{\{\s*\d+\s*[*+]\s*['\x22]?\d"),
+    rule!("ssti-dunder", Ssti, 1, High, 5, D, Any,
+        r"__(?:class|mro|subclasses|globals|builtins|import|init|base|bases|dict|getattribute|reduce|code|func_globals)__"),
+    rule!("ssti-engines", Ssti, 1, High, 5, D, Any,
+        r"#set\s*\(|#foreach\s*\(|#if\s*\(|\$class\.inspect|freemarker\.template\.utility|\?new\s*\(\s*\)|\bobjectconstructor\b|\.getclass\s*\(\s*\)\s*\.|@\(\s*\d+\s*[*+]\s*\d+\s*\)|\{\{\s*constructor"),
+    // ------------------------------------------------------------------ jndi
+    rule!("jndi-lookup", Jndi, 1, High, 5, D, Any, r"\$\{\s*jndi\s*:|\bjndi\s*:\s*(?:ldaps?|rmi|dns|iiop|corba|nds|nis|https?)\s*:"),
+    // -------------------------------------------------------------- xxe
+    rule!("xxe-external-entity", Xxe, 1, High, 5, D, Any,
+        r"<!entity\s+(?:%\s*)?[\w.:-]+\s+(?:system|public)\b|<!entity\s+%|<!doctype[^>]{0,200}?\b(?:system|public)\s+['\x22][a-z]+:|<xi:include\b|<!doctype\s+[\w:.-]+\s*\[[^\]]{0,2000}<!entity"),
+    // ------------------------------------------------------------ crlf
+    rule!("crlf-header-injection", Crlf, 1, High, 5, D, NotText,
+        r"[\r\n]+[^\S\r\n]*\S{0,4}?(?:set-cookie|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|access-control-[a-z-]+|host|remote-addr|cache-control|transfer-encoding|cookie|link|bcc|cc|to|from|subject)\s*:|[\r\n]+\s*http/\d|[\r\n]{2,}\s*<"),
+    rule!("crlf-any", Crlf, 2, Medium, 3, D, Only(SourceKind::Header), r"[\r\n]"),
+    // ---------------------------------------------------------- php / code
+    rule!("php-open-tag", Php, 1, High, 5, D, Any, r"<\?(?:php\b|=)"),
+    rule!("php-functions", Php, 1, High, 5, D, Any,
+        r"(?:^|[^.:\w$>])(?:eval|assert|system|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|str_rot13|file_get_contents|file_put_contents|fwrite|readfile|include_once|require_once|phpinfo|unserialize|highlight_file|show_source|parse_ini_file|symlink|exec|fopen|include|require)\s*\(\s*(?:\$|['\x22]|\(|\w+\s*\()"),
+    rule!("php-superglobals-wrappers", Php, 1, High, 5, D, Any,
+        r"\$_(?:get|post|request|cookie|server|files|env|session)\b|\bphp://(?:input|filter|memory|fd|stdin|temp)|\b(?:phar|zip|expect|glob|zlib|compress\.zlib|ogg|rar|ssh2\.\w+)://|\b[oc]:\d+:\x22[a-z_\\]+\x22:\d+:\{|\ba:\d+:\{[sioadb]:\d+"),
+    rule!("java-code", Java, 1, High, 5, D, Any,
+        r"java\.lang\.(?:runtime|processbuilder|system|class|thread|reflect|object)|getruntime\s*\(|\bprocessbuilder\b|\bclass\.forname|\bforname\s*\(|javax\.script|org\.apache\.commons\.collections|bsh\.interpreter|\bro0ab|\baced0005|%\{\s*[#@(']|#_memberaccess|@ognl|ognlcontext|xwork\.methodaccessor|java\.io\.(?:file|inputstream|bufferedreader)|javax\.naming|invokertransformer|\.getmethod\s*\(|\.invoke\s*\(|java\.beans\.|com\.sun\.|#context\[|@java\.lang|\bt\s*\(\s*java\.|\.class\.module|classloader|\bjava\.(?:util|net|nio)\.\w+"),
+    rule!("nodejs-code", Nodejs, 1, High, 5, D, Any,
+        r#"require\s*\(\s*['"`](?:child_process|fs|net|http|vm|os|process)['"`]|\bchild_process\b|\bprocess\.(?:mainmodule|binding|env|exit|kill|dlopen)|global\.process|_\$\$nd_func\$\$_|\bexecsync\s*\(|\bspawnsync\s*\(|\.constructor\s*\(\s*['"`]return|\bthis\.constructor\.constructor|\bfunction\s*\(\s*\)\s*\{\s*return\s+process"#),
+    rule!("proto-pollution", ProtoPollution, 1, High, 5, D, Any, r"__proto__|\bconstructor\s*(?:\.|\[\s*['\x22]?)\s*prototype\b|\[\s*constructor\s*\]\s*\[\s*prototype\s*\]"),
+    rule!("perl-ruby-code", Code, 2, High, 4, D, Any,
+        r"\bqx\s*[({/\[]|%x\s*[({/\[]|\bsyscall\s*\(|\bkernel\.(?:exec|system|spawn|open)|\bio\.popen\b|\bopen3\b|\$env\{|\bsystem\s*\(\s*['\x22]|`\s*[a-z]+\s[^`]*`\.to_s"),
+    rule!("ssi", Ssi, 1, High, 5, D, Any, r"<!--\s*#\s*(?:exec|include|echo|config|set|printenv|fsize|flastmod|if|elif|else|endif)\b|<esi:(?:include|inline|vars|choose|when|remove|try|eval)\b"),
+    rule!("rfi-url-ending-query", Rfi, 1, High, 4, D, NotText, r"^(?:https?|ftps?)://[^\s]+?\?+$|^(?:https?|ftps?)://(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?/[^\s]*\.(?:txt|php|inc|sh|pl|py|jpg|gif)\??$"),
+    rule!("scanner-user-agent", Scanner, 1, High, 3, D, Only(SourceKind::Header),
+        r"\b(?:sqlmap|nikto|nessus|acunetix|w3af|nmap|masscan|dirbuster|gobuster|wfuzz|havij|netsparker|openvas|arachni|whatweb|nuclei|zgrab|jaeles|commix|xsser|fimap|grabber|skipfish|paros|webinspect|appscan|burpcollaborator|zmeu|morfeus|sf/\d|brutus|hydra|medusa|jbrofuzz|nessus)\b"),
+    rule!("file-upload-extension", FileUpload, 1, High, 4, D, Only(SourceKind::MultipartFilename),
+        r"\.(?:php\d?|phtml|phar|pht|phps|jsp|jspx|jsw|jsv|jspf|asp|aspx|asa|asax|ascx|ashx|asmx|cer|cgi|pl|py|rb|sh|exe|dll|bat|cmd|com|vbs|ps1|war|jar|htaccess|shtml|svg|swf)(?:\.|$|;|%00|\s)|^\.ht"),
+    rule!("restricted-file", RestrictedFile, 1, High, 3, P, Only(SourceKind::Path),
+        r"(?:^|/)\.(?:git|svn|hg|bzr|env|htaccess|htpasswd|ds_store|aws|ssh|docker|kube|npmrc|bash_history|idea|vscode)(?:/|$|\.)|(?:^|/)(?:web\.config|wp-config\.php|phpinfo\.php|server-status|\.env\.[a-z]+|id_rsa|composer\.lock)$|\.(?:bak|old|orig|swp|sql|save|backup|config)~?$"),
+    rule!("session-fixation", SessionFixation, 2, High, 3, D, NotText, r"\b(?:jsessionid|phpsessid|aspsessionid\w*|sessionid|sid)\s*=\s*[a-z0-9]{8,}|\.cookie\s*=|\bset-cookie\s*:"),
+];
+

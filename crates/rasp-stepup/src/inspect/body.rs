@@ -1,0 +1,169 @@
+//! Request bodies: JSON (keys and values with JSON paths, bounded depth),
+//! url-encoded forms, multipart (text fields, file names, the head of
+//! files), XML and other text.
+
+use rasp_detect::SourceKind;
+
+use super::{Inspector, RequestFindings};
+
+/// How a body is read, from its `Content-Type`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum BodyKind {
+    Json,
+    Form,
+    Xml,
+    Multipart(String),
+    Text,
+}
+
+/// The kind of body a request carries; `None` for bodies not inspected
+/// (binary types, compressed bodies).
+pub(crate) fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
+    if let Some(enc) = headers.get(http::header::CONTENT_ENCODING)
+        && !enc.as_bytes().eq_ignore_ascii_case(b"identity")
+    {
+        // Compressed bodies are not decompressed (documented): they pass.
+        return None;
+    }
+    let ct = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    Some(match mime {
+        "application/json" | "text/json" => BodyKind::Json,
+        m if m.ends_with("+json") => BodyKind::Json,
+        "application/x-www-form-urlencoded" => BodyKind::Form,
+        "application/xml" | "text/xml" => BodyKind::Xml,
+        m if m.ends_with("+xml") => BodyKind::Xml,
+        "multipart/form-data" => {
+            let boundary = ct
+                .split(';')
+                .filter_map(|p| p.trim().strip_prefix("boundary="))
+                .next()
+                .map(|b| b.trim_matches('"').to_owned())?;
+            BodyKind::Multipart(boundary)
+        }
+        "" | "text/plain" => BodyKind::Text,
+        m if m.starts_with("text/") => BodyKind::Text,
+        _ => return None,
+    })
+}
+
+/// Prose-like values (long, or with several spaces) are read as text, where
+/// shell and CRLF patterns are ordinary.
+fn value_source(v: &str) -> SourceKind {
+    if v.len() > 64 || v.bytes().filter(|b| *b == b' ').count() >= 4 {
+        SourceKind::JsonValue
+    } else {
+        SourceKind::FormValue
+    }
+}
+
+fn walk_json(
+    insp: &Inspector,
+    route: Option<&str>,
+    value: &serde_json::Value,
+    path: &mut String,
+    depth: usize,
+    out: &mut RequestFindings,
+) {
+    if depth > insp.rules.max_json_depth {
+        return;
+    }
+    match value {
+        serde_json::Value::String(s) => insp.value(route, path, s.as_bytes(), value_source(s), out),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                let len = path.len();
+                path.push_str("[]");
+                walk_json(insp, route, item, path, depth + 1, out);
+                path.truncate(len);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                insp.value(route, path, k.as_bytes(), SourceKind::JsonKey, out);
+                walk_json(insp, route, v, path, depth + 1, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn multipart(insp: &Inspector, route: Option<&str>, boundary: &str, body: &[u8], out: &mut RequestFindings) {
+    let delim = format!("--{boundary}");
+    let delim = delim.as_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while let Some(pos) = rest.windows(delim.len()).position(|w| w == delim) {
+        let after = &rest[pos + delim.len()..];
+        let next = after.windows(delim.len()).position(|w| w == delim).unwrap_or(after.len());
+        parts.push(&after[..next]);
+        rest = &after[next..];
+        if parts.len() > 256 {
+            break;
+        }
+    }
+    for part in parts {
+        let Some(split) = part.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&part[..split]).to_ascii_lowercase();
+        let content = part[split + 4..].strip_suffix(b"\r\n").unwrap_or(&part[split + 4..]);
+        let raw_head = String::from_utf8_lossy(&part[..split]).into_owned();
+        let param = |name: &str| {
+            let key = format!("{name}=");
+            let idx = head.find(&key)?;
+            let v = &raw_head[idx + key.len()..];
+            let v = v.strip_prefix('"').map_or_else(|| v.split([';', '\r']).next().unwrap_or(v), |s| s.split('"').next().unwrap_or(s));
+            Some(v.to_owned())
+        };
+        let name = param("name").unwrap_or_default();
+        match param("filename") {
+            Some(filename) => {
+                let key = format!("body.{name}.filename");
+                insp.value(route, &key, filename.as_bytes(), SourceKind::MultipartFilename, out);
+                let headn = content.len().min(1024);
+                insp.value(route, &format!("body.{name}"), &content[..headn], SourceKind::MultipartField, out);
+            }
+            None => {
+                let key = format!("body.{name}");
+                insp.value(route, &key, name.as_bytes(), SourceKind::FormName, out);
+                insp.value(route, &key, content, SourceKind::MultipartField, out);
+            }
+        }
+    }
+}
+
+/// Inspects a (possibly truncated) body.
+pub(crate) fn inspect_body(insp: &Inspector, route: Option<&str>, kind: &BodyKind, body: &[u8], out: &mut RequestFindings) {
+    if body.is_empty() {
+        return;
+    }
+    match kind {
+        BodyKind::Json => match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(v) => {
+                let mut path = String::from("body");
+                walk_json(insp, route, &v, &mut path, 0, out);
+            }
+            // Not JSON after all (or truncated): read it as text.
+            Err(_) => insp.value(route, "body", body, SourceKind::JsonValue, out),
+        },
+        BodyKind::Form => {
+            for (name, value) in form_urlencoded::parse(body) {
+                let key = format!("body.{name}");
+                insp.value(route, &key, name.as_bytes(), SourceKind::FormName, out);
+                insp.value(route, &key, value.as_bytes(), SourceKind::FormValue, out);
+            }
+        }
+        BodyKind::Xml => insp.value(route, "body.xml", body, SourceKind::Xml, out),
+        BodyKind::Multipart(boundary) => multipart(insp, route, boundary, body, out),
+        BodyKind::Text => insp.value(route, "body", body, SourceKind::JsonValue, out),
+    }
+}

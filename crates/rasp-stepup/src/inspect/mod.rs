@@ -1,0 +1,242 @@
+//! The inspect step: every input of a request, with its key path, through
+//! `rasp-detect`.
+//!
+//! Inputs: path segments, query names and values, a configurable header set
+//! (default `User-Agent`, `Referer`, `X-Forwarded-Host`), cookies (opt-in),
+//! and bodies up to `max_body_bytes` (JSON keys and values with their JSON
+//! paths, url-encoded forms, multipart text fields and file names, XML).
+//! High-confidence findings reject the request (403, kind `Injection`);
+//! lower ones feed the risk score (`injection_suspect`). Exclusions silence a
+//! rule or class for a route template and key path, and count their hits.
+
+mod body;
+mod exclusions;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use rasp_detect::{Detector, Findings, SourceKind};
+
+pub(crate) use body::{BodyKind, body_kind, inspect_body};
+pub use exclusions::{Exclusion, ExclusionReport};
+
+/// What to do with a body larger than `max_body_bytes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OverLimit {
+    /// Answer 413 (default).
+    #[default]
+    Reject,
+    /// Inspect the first `max_body_bytes` and pass the whole body on
+    /// (bodies are buffered up to 16 × `max_body_bytes`; larger gets 413).
+    InspectPrefix,
+    /// Pass the body on without inspecting it.
+    Pass,
+}
+
+/// Inspection settings.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct InspectionRules {
+    pub(crate) enabled: bool,
+    pub(crate) level: u8,
+    pub(crate) headers: Vec<http::HeaderName>,
+    pub(crate) cookies: bool,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) over_limit: OverLimit,
+    pub(crate) max_json_depth: usize,
+    pub(crate) exclusions: Vec<Exclusion>,
+}
+
+impl Default for InspectionRules {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            level: 2,
+            headers: vec![
+                http::header::USER_AGENT,
+                http::header::REFERER,
+                http::HeaderName::from_static("x-forwarded-host"),
+            ],
+            cookies: false,
+            max_body_bytes: 64 * 1024,
+            over_limit: OverLimit::Reject,
+            max_json_depth: 32,
+            exclusions: Vec::new(),
+        }
+    }
+}
+
+impl InspectionRules {
+    /// No inspection at all.
+    ///
+    /// # Security
+    ///
+    /// Turns the injection detectors off.
+    pub fn insecure_disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Sensitivity level 1–4 (default 2): higher runs more rules.
+    pub fn level(mut self, level: u8) -> Self {
+        self.level = level.clamp(1, 4);
+        self
+    }
+
+    /// Also inspects this header.
+    pub fn header(mut self, name: http::HeaderName) -> Self {
+        if !self.headers.contains(&name) {
+            self.headers.push(name);
+        }
+        self
+    }
+
+    /// Inspects cookie values (with shape gating: opaque session ids pass).
+    pub fn cookies(mut self, on: bool) -> Self {
+        self.cookies = on;
+        self
+    }
+
+    /// Body bytes read and inspected (default 64 KiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// What to do with larger bodies (default: 413).
+    pub fn over_limit(mut self, policy: OverLimit) -> Self {
+        self.over_limit = policy;
+        self
+    }
+
+    /// Adds an exclusion.
+    pub fn exclude(mut self, exclusion: Exclusion) -> Self {
+        self.exclusions.push(exclusion);
+        self
+    }
+}
+
+/// The rejection for blocking findings, if any (rule ids go to logs only).
+pub(crate) fn injection_decision(
+    p: &crate::policy::PolicyInner,
+    findings: &Findings,
+) -> Option<crate::decision::Decision> {
+    if !findings.blocks() {
+        return None;
+    }
+    let mut r = crate::decision::Rejection::new(crate::decision::RejectionKind::Injection, crate::evaluate::incident(p));
+    r.rules = findings
+        .iter()
+        .filter(|f| f.confidence == rasp_detect::Confidence::High)
+        .map(|f| f.rule)
+        .collect();
+    Some(crate::decision::Decision::Reject(r))
+}
+
+/// How suspicious the non-blocking findings are (0–1), for the risk score.
+pub(crate) fn suspect_confidence(findings: &Findings) -> f32 {
+    findings
+        .iter()
+        .map(|f| match f.confidence {
+            rasp_detect::Confidence::High => 1.0,
+            rasp_detect::Confidence::Medium => 1.0,
+            _ => 0.5,
+        })
+        .fold(0.0, f32::max)
+}
+
+pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
+    if rules.max_body_bytes == 0 || rules.max_body_bytes > 64 << 20 {
+        return Err("max_body_bytes must be between 1 byte and 64 MiB".into());
+    }
+    exclusions::Compiled::validate(&rules.exclusions)
+}
+
+/// The compiled inspection state shared by the layer.
+pub(crate) struct Inspector {
+    pub(crate) rules: InspectionRules,
+    pub(crate) detector: Arc<Detector>,
+    pub(crate) exclusions: exclusions::Compiled,
+}
+
+impl std::fmt::Debug for Inspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inspector").field("rules", &self.rules).finish_non_exhaustive()
+    }
+}
+
+/// Findings of one request with the key paths they came from.
+#[derive(Debug, Default)]
+pub(crate) struct RequestFindings {
+    pub(crate) findings: Findings,
+}
+
+impl Inspector {
+    pub(crate) fn new(rules: InspectionRules) -> Self {
+        let exclusions = exclusions::Compiled::new(&rules.exclusions);
+        // Compiling the rules takes milliseconds: one detector per level per process.
+        static DETECTORS: [std::sync::OnceLock<Arc<Detector>>; 4] = [const { std::sync::OnceLock::new() }; 4];
+        let level = rules.level.clamp(1, 4);
+        let detector = DETECTORS[usize::from(level - 1)]
+            .get_or_init(|| Arc::new(Detector::new(level)))
+            .clone();
+        Self {
+            detector,
+            rules,
+            exclusions,
+        }
+    }
+
+    /// Inspects one value at `key` (a key path such as `query.q`).
+    pub(crate) fn value(&self, route: Option<&str>, key: &str, value: &[u8], source: SourceKind, out: &mut RequestFindings) {
+        let mut f = self.detector.inspect(value, source);
+        if f.is_empty() {
+            return;
+        }
+        self.exclusions.apply(route, key, &mut f);
+        out.findings.extend(f);
+    }
+
+    /// Path, query, headers and cookies.
+    pub(crate) fn head(&self, route: Option<&str>, uri: &http::Uri, headers: &HeaderMap) -> RequestFindings {
+        let mut out = RequestFindings::default();
+        if !self.rules.enabled {
+            return out;
+        }
+        let path = uri.path();
+        if path.len() > 1 {
+            self.value(route, "path", path.as_bytes(), SourceKind::Path, &mut out);
+        }
+        if let Some(q) = uri.query() {
+            for (name, value) in form_urlencoded::parse(q.as_bytes()) {
+                let key = format!("query.{name}");
+                self.value(route, &key, name.as_bytes(), SourceKind::QueryName, &mut out);
+                self.value(route, &key, value.as_bytes(), SourceKind::QueryValue, &mut out);
+            }
+        }
+        for name in &self.rules.headers {
+            for v in headers.get_all(name) {
+                let key = format!("header.{name}");
+                self.value(route, &key, v.as_bytes(), SourceKind::Header, &mut out);
+            }
+        }
+        if self.rules.cookies {
+            for v in headers.get_all(http::header::COOKIE) {
+                for pair in v.as_bytes().split(|b| *b == b';') {
+                    let pair = pair.trim_ascii();
+                    let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                        Some(i) => (&pair[..i], &pair[i + 1..]),
+                        None => (pair, &b""[..]),
+                    };
+                    let key = format!("cookie.{}", String::from_utf8_lossy(name));
+                    self.value(route, &key, value, SourceKind::Cookie, &mut out);
+                }
+            }
+        }
+        out
+    }
+}
