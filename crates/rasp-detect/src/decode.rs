@@ -42,8 +42,15 @@ fn push_char(out: &mut Vec<u8>, c: u32) {
 }
 
 /// One percent-decoding pass. Returns `None` when nothing changed.
-pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool, ev: &mut Evasions) -> Option<Vec<u8>> {
-    if !input.iter().any(|&b| b == b'%' || (plus_is_space && b == b'+')) {
+pub(crate) fn percent_decode(
+    input: &[u8],
+    plus_is_space: bool,
+    ev: &mut Evasions,
+) -> Option<Vec<u8>> {
+    if !input
+        .iter()
+        .any(|&b| b == b'%' || (plus_is_space && b == b'+'))
+    {
         return None;
     }
     let mut out = Vec::with_capacity(input.len());
@@ -53,20 +60,21 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool, ev: &mut Evasion
         let b = input[i];
         if b == b'%' {
             // %uXXXX: the real code point, never its low byte.
-            if i + 5 < input.len() && (input[i + 1] == b'u' || input[i + 1] == b'U') {
-                if let (Some(a), Some(b2), Some(c), Some(d)) = (
+            if i + 5 < input.len()
+                && (input[i + 1] == b'u' || input[i + 1] == b'U')
+                && let (Some(a), Some(b2), Some(c), Some(d)) = (
                     hex(input[i + 2]),
                     hex(input[i + 3]),
                     hex(input[i + 4]),
                     hex(input[i + 5]),
-                ) {
-                    let cp = u32::from(a) << 12 | u32::from(b2) << 8 | u32::from(c) << 4 | u32::from(d);
-                    push_char(&mut out, cp);
-                    ev.percent_u = true;
-                    i += 6;
-                    changed = true;
-                    continue;
-                }
+                )
+            {
+                let cp = u32::from(a) << 12 | u32::from(b2) << 8 | u32::from(c) << 4 | u32::from(d);
+                push_char(&mut out, cp);
+                ev.percent_u = true;
+                i += 6;
+                changed = true;
+                continue;
             }
             if i + 2 < input.len()
                 && let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2]))
@@ -197,12 +205,15 @@ pub(crate) fn html_decode(input: &[u8]) -> Option<Vec<u8>> {
                 continue;
             }
         } else {
-            let name_len = rest.iter().take(10).take_while(|b| b.is_ascii_alphabetic()).count();
-            let name = &rest[..name_len];
-            if let Some((n, v)) = NAMED
+            let name_len = rest
                 .iter()
-                .find(|(n, _)| name.len() >= n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes()))
-            {
+                .take(10)
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count();
+            let name = &rest[..name_len];
+            if let Some((n, v)) = NAMED.iter().find(|(n, _)| {
+                name.len() >= n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes())
+            }) {
                 out.extend_from_slice(v.as_bytes());
                 let mut j = n.len();
                 if rest.get(j) == Some(&b';') {
@@ -236,7 +247,10 @@ pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
         }
         let n = input[i + 1];
         if (n == b'x' || n == b'X')
-            && let (Some(h), Some(l)) = (input.get(i + 2).and_then(|b| hex(*b)), input.get(i + 3).and_then(|b| hex(*b)))
+            && let (Some(h), Some(l)) = (
+                input.get(i + 2).and_then(|b| hex(*b)),
+                input.get(i + 3).and_then(|b| hex(*b)),
+            )
         {
             out.push(h << 4 | l);
             i += 4;
@@ -260,7 +274,9 @@ pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
             } else if let Some(digits) = input.get(i + 2..i + 6)
                 && digits.iter().all(|b| hex(*b).is_some())
             {
-                let v = digits.iter().fold(0u32, |a, b| a * 16 + u32::from(hex(*b).unwrap_or(0)));
+                let v = digits
+                    .iter()
+                    .fold(0u32, |a, b| a * 16 + u32::from(hex(*b).unwrap_or(0)));
                 push_char(&mut out, v);
                 i += 6;
                 changed = true;
@@ -303,7 +319,8 @@ fn compact(input: &[u8], ev: &mut Evasions) -> Vec<u8> {
         let b = input[i];
         // U+FF01..U+FF5E is EF BC 81..EF BD 9E in UTF-8.
         if b == 0xef && i + 2 < input.len() && (input[i + 1] == 0xbc || input[i + 1] == 0xbd) {
-            let cp = 0xff00u32 + (u32::from(input[i + 1] & 0x03) << 6) + u32::from(input[i + 2] & 0x3f);
+            let cp =
+                0xff00u32 + (u32::from(input[i + 1] & 0x03) << 6) + u32::from(input[i + 2] & 0x3f);
             if (0xff01..=0xff5e).contains(&cp) {
                 out.push(((cp - 0xff00 + 0x20) as u8).to_ascii_lowercase());
                 i += 3;
@@ -368,7 +385,10 @@ pub fn sql_fold(v: &[u8]) -> Vec<u8> {
     while i < v.len() {
         if v[i] == b'/' && v.get(i + 1) == Some(&b'*') {
             let versioned = v.get(i + 2) == Some(&b'!');
-            let end = v[i + 2..].windows(2).position(|w| w == b"*/").map(|p| i + 2 + p);
+            let end = v[i + 2..]
+                .windows(2)
+                .position(|w| w == b"*/")
+                .map(|p| i + 2 + p);
             match (versioned, end) {
                 (true, Some(e)) => {
                     // keep the content after an optional version number

@@ -198,7 +198,9 @@ impl SourceKind {
             Self::QueryName | Self::QueryValue => "query",
             Self::Header => "header",
             Self::Cookie => "cookie",
-            Self::JsonKey | Self::JsonValue | Self::FormName | Self::FormValue | Self::Xml => "body",
+            Self::JsonKey | Self::JsonValue | Self::FormName | Self::FormValue | Self::Xml => {
+                "body"
+            }
             Self::MultipartFilename | Self::MultipartField => "body",
         }
     }
@@ -326,7 +328,7 @@ fn special_table() -> [bool; 256] {
         t[usize::from(*b)] = true;
     }
     for (b, slot) in t.iter_mut().enumerate() {
-        if b < 0x20 || b >= 0x7f {
+        if !(0x20..0x7f).contains(&b) {
             *slot = true;
         }
     }
@@ -334,11 +336,59 @@ fn special_table() -> [bool; 256] {
 }
 
 const KEYWORDS: &[&str] = &[
-    "select", "union", "sleep", "waitfor", "benchmark", "having", "order by", "group by", "insert", "delete",
-    "update", "drop", "exec", "or 1", "and 1", "or true", "script", "javascript", "passwd", "etc/", "../", "..\\",
-    "system", "whoami", "uname", "wget", "curl", "/bin/", "cmd", "jndi", "file:", "gopher", "127.0.0.1",
-    "localhost", "169.254", "0x", "win.ini", "boot.ini", ".htaccess", "proc/self", "xp_", "@@", "information_schema",
-    "--", "/*", "concat", "char(", "ping ", "cat ", "ls ", "nc ", "||", "&&",
+    "select",
+    "union",
+    "sleep",
+    "waitfor",
+    "benchmark",
+    "having",
+    "order by",
+    "group by",
+    "insert",
+    "delete",
+    "update",
+    "drop",
+    "exec",
+    "or 1",
+    "and 1",
+    "or true",
+    "script",
+    "javascript",
+    "passwd",
+    "etc/",
+    "../",
+    "..\\",
+    "system",
+    "whoami",
+    "uname",
+    "wget",
+    "curl",
+    "/bin/",
+    "cmd",
+    "jndi",
+    "file:",
+    "gopher",
+    "127.0.0.1",
+    "localhost",
+    "169.254",
+    "0x",
+    "win.ini",
+    "boot.ini",
+    ".htaccess",
+    "proc/self",
+    "xp_",
+    "@@",
+    "information_schema",
+    "--",
+    "/*",
+    "concat",
+    "char(",
+    "ping ",
+    "cat ",
+    "ls ",
+    "nc ",
+    "||",
+    "&&",
 ];
 
 /// Strings that are opaque tokens (UUIDs, JWTs, hex or base64 blobs,
@@ -348,13 +398,16 @@ fn is_opaque(v: &[u8]) -> bool {
     if v.is_empty() {
         return true;
     }
-    if v.iter().all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-' || *b == b'+') {
+    if v.iter()
+        .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-' || *b == b'+')
+    {
         return !v.contains(&b'-') || v.iter().filter(|b| **b == b'-').count() <= 1;
     }
     if v.len() < 16 {
         return false;
     }
-    let token = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=' | b'.');
+    let token =
+        |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=' | b'.');
     if !v.iter().all(token) {
         return false;
     }
@@ -373,8 +426,14 @@ struct CompiledView {
 
 impl CompiledView {
     fn new(view: View, level: u8) -> Self {
-        let rules: Vec<&'static Rule> = RULES.iter().filter(|r| r.view == view && r.level <= level).collect();
-        let patterns: Vec<String> = rules.iter().map(|r| format!("(?-u){}", r.pattern)).collect();
+        let rules: Vec<&'static Rule> = RULES
+            .iter()
+            .filter(|r| r.view == view && r.level <= level)
+            .collect();
+        let patterns: Vec<String> = rules
+            .iter()
+            .map(|r| format!("(?-u){}", r.pattern))
+            .collect();
         let set = RegexSetBuilder::new(&patterns)
             .unicode(false)
             .size_limit(64 << 20)
@@ -391,7 +450,11 @@ impl CompiledView {
                     .expect("the built-in rules compile")
             })
             .collect();
-        Self { set, regexes, rules }
+        Self {
+            set,
+            regexes,
+            rules,
+        }
     }
 }
 
@@ -408,7 +471,9 @@ pub struct Detector {
 
 impl fmt::Debug for Detector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Detector").field("level", &self.level).finish_non_exhaustive()
+        f.debug_struct("Detector")
+            .field("level", &self.level)
+            .finish_non_exhaustive()
     }
 }
 
@@ -423,7 +488,13 @@ fn excerpt(view: &[u8], start: usize, end: usize) -> String {
     let to = end.min(from + 48).min(view.len());
     view[from..to]
         .iter()
-        .map(|&b| if (0x20..0x7f).contains(&b) { char::from(b) } else { '.' })
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                char::from(b)
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -432,13 +503,20 @@ fn excerpt(view: &[u8], start: usize, end: usize) -> String {
 fn resolve_lookups(v: &[u8]) -> Vec<u8> {
     let mut cur = v.to_vec();
     for _ in 0..16 {
-        let Some(open) = cur.windows(2).rposition(|w| w == b"${") else { break };
-        let Some(close_rel) = cur[open..].iter().position(|&b| b == b'}') else { break };
+        let Some(open) = cur.windows(2).rposition(|w| w == b"${") else {
+            break;
+        };
+        let Some(close_rel) = cur[open..].iter().position(|&b| b == b'}') else {
+            break;
+        };
         let close = open + close_rel;
         let inner = &cur[open + 2..close];
         let replacement: Vec<u8> = if let Some(pos) = inner.windows(2).position(|w| w == b":-") {
             inner[pos + 2..].to_vec()
-        } else if let Some(rest) = inner.strip_prefix(b"lower:").or_else(|| inner.strip_prefix(b"upper:")) {
+        } else if let Some(rest) = inner
+            .strip_prefix(b"lower:")
+            .or_else(|| inner.strip_prefix(b"upper:"))
+        {
             rest.to_vec()
         } else if inner.starts_with(b"jndi:") {
             // keep the lookup itself, marked so the outer pass stops here
@@ -498,7 +576,10 @@ impl Detector {
         if raw.is_empty() || !self.worth_inspecting(raw) || is_opaque(raw) {
             return out;
         }
-        let plus = matches!(source, SourceKind::QueryValue | SourceKind::QueryName | SourceKind::FormValue);
+        let plus = matches!(
+            source,
+            SourceKind::QueryValue | SourceKind::QueryName | SourceKind::FormValue
+        );
         let (decoded, evasions) = normalize(raw, plus);
         self.run(&self.decoded, &decoded, source, &mut out);
         let sql = sql_fold(&decoded);
@@ -509,7 +590,9 @@ impl Detector {
         // Log4Shell with nested lookups.
         if decoded.windows(2).any(|w| w == b"${") && !out.iter().any(|f| f.class == Class::Jndi) {
             let resolved = resolve_lookups(&decoded);
-            if resolved.windows(6).any(|w| w == b"\x01jndi:") || resolved.windows(7).any(|w| w == b"${jndi:") {
+            if resolved.windows(6).any(|w| w == b"\x01jndi:")
+                || resolved.windows(7).any(|w| w == b"${jndi:")
+            {
                 out.0.push(Finding {
                     class: Class::Jndi,
                     rule: "jndi-nested-lookup",
@@ -521,7 +604,7 @@ impl Detector {
         }
         // SSRF: URLs to internal hosts or with dangerous schemes.
         if decoded.windows(3).any(|w| w == b"://")
-            && let Some(hit) = ssrf::check(&String::from_utf8_lossy(&decoded))
+            && let Some(hit) = ssrf::check(&String::from_utf8_lossy(&decoded), source.is_text())
         {
             out.0.push(Finding {
                 class: Class::Ssrf,
@@ -535,15 +618,22 @@ impl Detector {
             });
         }
         // Evasion evidence upgrades a traversal suspicion.
-        if evasions.overlong_utf8 || evasions.percent_u || (evasions.nul_byte && decoded.contains(&b'.')) {
-            let suspicious = out.iter().any(|f| f.class == Class::Traversal) || path.windows(3).any(|w| w == b"../");
+        if evasions.overlong_utf8
+            || evasions.percent_u
+            || (evasions.nul_byte && decoded.contains(&b'.'))
+        {
+            let suspicious = out.iter().any(|f| f.class == Class::Traversal)
+                || path.windows(3).any(|w| w == b"../");
             if suspicious || evasions.nul_byte {
                 for f in &mut out.0 {
                     if f.class == Class::Traversal {
                         f.confidence = Confidence::High;
                     }
                 }
-                if !out.iter().any(|f| f.class == Class::Traversal && f.confidence == Confidence::High) {
+                if !out
+                    .iter()
+                    .any(|f| f.class == Class::Traversal && f.confidence == Confidence::High)
+                {
                     out.0.push(Finding {
                         class: Class::Traversal,
                         rule: "traversal-encoding-evasion",
@@ -568,7 +658,9 @@ impl Detector {
             if !applies || out.iter().any(|f| f.rule == rule.id) {
                 continue;
             }
-            let (s, e) = view.regexes[i].find(v).map_or((0, v.len()), |m| (m.start(), m.end()));
+            let (s, e) = view.regexes[i]
+                .find(v)
+                .map_or((0, v.len()), |m| (m.start(), m.end()));
             out.0.push(Finding {
                 class: rule.class,
                 rule: rule.id,
@@ -596,10 +688,18 @@ fn path_view(v: &[u8]) -> Vec<u8> {
 /// The built-in rules: (id, class, level, confidence), for documentation
 /// and exclusions.
 pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
-    RULES.iter().map(|r| (r.id, r.class, r.level, r.confidence)).chain([
-        ("jndi-nested-lookup", Class::Jndi, 1, Confidence::High),
-        ("ssrf-dangerous-scheme", Class::Ssrf, 1, Confidence::High),
-        ("ssrf-internal-host", Class::Ssrf, 1, Confidence::High),
-        ("traversal-encoding-evasion", Class::Traversal, 1, Confidence::High),
-    ])
+    RULES
+        .iter()
+        .map(|r| (r.id, r.class, r.level, r.confidence))
+        .chain([
+            ("jndi-nested-lookup", Class::Jndi, 1, Confidence::High),
+            ("ssrf-dangerous-scheme", Class::Ssrf, 1, Confidence::High),
+            ("ssrf-internal-host", Class::Ssrf, 1, Confidence::High),
+            (
+                "traversal-encoding-evasion",
+                Class::Traversal,
+                1,
+                Confidence::High,
+            ),
+        ])
 }

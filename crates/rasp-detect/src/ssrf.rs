@@ -4,7 +4,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Schemes that reach local files or speak raw protocols.
 const DANGEROUS_SCHEMES: &[&str] = &[
-    "gopher", "dict", "file", "jar", "netdoc", "expect", "phar", "tftp", "ldap", "ldaps", "sftp", "smb",
+    "gopher", "dict", "file", "jar", "netdoc", "expect", "phar", "tftp", "ldap", "ldaps", "sftp",
+    "smb",
 ];
 const WEB_SCHEMES: &[&str] = &["http", "https", "ftp", "ftps", "ws", "wss"];
 const INTERNAL_NAMES: &[&str] = &[
@@ -77,7 +78,10 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
         return internal_v4(v4);
     }
     let s = ip.segments();
-    ip.is_loopback() || ip.is_unspecified() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
 }
 
 /// Whether a host names an internal address.
@@ -86,7 +90,8 @@ pub(crate) fn internal_host(host: &str) -> bool {
     if host.is_empty() {
         return false;
     }
-    if INTERNAL_NAMES.contains(&host) || host.ends_with(".localhost") || host.ends_with(".internal") {
+    if INTERNAL_NAMES.contains(&host) || host.ends_with(".localhost") || host.ends_with(".internal")
+    {
         return true;
     }
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
@@ -99,7 +104,10 @@ pub(crate) fn internal_host(host: &str) -> bool {
             IpAddr::V6(v6) => internal_v6(v6),
         };
     }
-    if host.bytes().all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x') {
+    if host
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x')
+    {
         return parse_ipv4_loose(host).is_some_and(internal_v4);
     }
     // nip.io-style names that embed a loopback address
@@ -113,8 +121,9 @@ pub(crate) enum SsrfHit {
     InternalHost,
 }
 
-/// Scans a (decoded, lowercase) value for URLs and judges each.
-pub(crate) fn check(v: &str) -> Option<SsrfHit> {
+/// Scans a (decoded, lowercase) value for URLs and judges each. In free
+/// text, `file://` URLs are ordinary (tool output, docs) and not judged.
+pub(crate) fn check(v: &str, text: bool) -> Option<SsrfHit> {
     let mut rest = v;
     let mut guard = 0;
     while let Some(pos) = rest.find("://") {
@@ -127,7 +136,9 @@ pub(crate) fn check(v: &str) -> Option<SsrfHit> {
             .map_or(0, |i| i + 1);
         let scheme = &rest[scheme_start..pos];
         let after = &rest[pos + 3..];
-        let authority_end = after.find(['/', '?', '#', ' ', '"', '\'', '<', '>', '\\']).unwrap_or(after.len());
+        let authority_end = after
+            .find(['/', '?', '#', ' ', '"', '\'', '<', '>', '\\'])
+            .unwrap_or(after.len());
         let authority = &after[..authority_end];
         let hostport = authority.rsplit('@').next().unwrap_or(authority);
         let host = if hostport.starts_with('[') {
@@ -135,7 +146,7 @@ pub(crate) fn check(v: &str) -> Option<SsrfHit> {
         } else {
             hostport.split(':').next().unwrap_or(hostport)
         };
-        if DANGEROUS_SCHEMES.contains(&scheme) {
+        if DANGEROUS_SCHEMES.contains(&scheme) && !(text && scheme == "file") {
             return Some(SsrfHit::DangerousScheme);
         }
         if WEB_SCHEMES.contains(&scheme) && internal_host(host) {
@@ -171,18 +182,39 @@ mod tests {
         ] {
             assert!(internal_host(h), "{h}");
         }
-        for h in ["example.com", "8.8.8.8", "[2001:db8::1]", "1.2.3.4", "deadbeef.com"] {
+        for h in [
+            "example.com",
+            "8.8.8.8",
+            "[2001:db8::1]",
+            "1.2.3.4",
+            "deadbeef.com",
+        ] {
             assert!(!internal_host(h), "{h}");
         }
     }
 
     #[test]
     fn urls() {
-        assert_eq!(check("http://169.254.169.254/latest/meta-data"), Some(SsrfHit::InternalHost));
-        assert_eq!(check("url=http://evil@127.0.0.1:80/"), Some(SsrfHit::InternalHost));
-        assert_eq!(check("gopher://example.com:6379/_save"), Some(SsrfHit::DangerousScheme));
-        assert_eq!(check("file:///etc/passwd"), Some(SsrfHit::DangerousScheme));
-        assert_eq!(check("https://www.example.com/a?b=http://also.example.org"), None);
-        assert_eq!(check("see https://doc.rust-lang.org/book"), None);
+        assert_eq!(
+            check("http://169.254.169.254/latest/meta-data", false),
+            Some(SsrfHit::InternalHost)
+        );
+        assert_eq!(
+            check("url=http://evil@127.0.0.1:80/", false),
+            Some(SsrfHit::InternalHost)
+        );
+        assert_eq!(
+            check("gopher://example.com:6379/_save", false),
+            Some(SsrfHit::DangerousScheme)
+        );
+        assert_eq!(
+            check("file:///etc/passwd", false),
+            Some(SsrfHit::DangerousScheme)
+        );
+        assert_eq!(
+            check("https://www.example.com/a?b=http://also.example.org", false),
+            None
+        );
+        assert_eq!(check("see https://doc.rust-lang.org/book", false), None);
     }
 }

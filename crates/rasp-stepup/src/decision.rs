@@ -113,6 +113,13 @@ impl Rejection {
         &self.incident
     }
 
+    /// The rule ids behind an injection rejection (for logs and tuning;
+    /// never sent to the client).
+    #[must_use]
+    pub fn rule_ids(&self) -> &[&'static str] {
+        &self.rules
+    }
+
     /// The `Retry-After` hint, when the kind has one.
     #[must_use]
     pub fn retry_after_hint(&self) -> Option<Duration> {

@@ -83,12 +83,12 @@ mod token;
 pub use clock::{Clock, MockClock, OsRandom, Random, RandomError, SystemClock, Timestamp};
 pub use decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 pub use identity::{IdentityError, IdentityExtractor, IdentityFuture};
+pub use inspect::{Exclusion, InspectionRules, OverLimit};
 #[cfg(feature = "axum")]
 pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
 pub use policy::{ConfigError, FailMode, Mode, Policy, PolicyBuilder, Requirement, Sensitivity};
 pub use respond::{PROBLEM_JSON, invalid_token_header, problem_types, step_up_header};
-pub use inspect::{Exclusion, InspectionRules, OverLimit};
 pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;

@@ -96,14 +96,23 @@ fn walk_json(
     }
 }
 
-fn multipart(insp: &Inspector, route: Option<&str>, boundary: &str, body: &[u8], out: &mut RequestFindings) {
+fn multipart(
+    insp: &Inspector,
+    route: Option<&str>,
+    boundary: &str,
+    body: &[u8],
+    out: &mut RequestFindings,
+) {
     let delim = format!("--{boundary}");
     let delim = delim.as_bytes();
     let mut parts = Vec::new();
     let mut rest = body;
     while let Some(pos) = rest.windows(delim.len()).position(|w| w == delim) {
         let after = &rest[pos + delim.len()..];
-        let next = after.windows(delim.len()).position(|w| w == delim).unwrap_or(after.len());
+        let next = after
+            .windows(delim.len())
+            .position(|w| w == delim)
+            .unwrap_or(after.len());
         parts.push(&after[..next]);
         rest = &after[next..];
         if parts.len() > 256 {
@@ -115,22 +124,39 @@ fn multipart(insp: &Inspector, route: Option<&str>, boundary: &str, body: &[u8],
             continue;
         };
         let head = String::from_utf8_lossy(&part[..split]).to_ascii_lowercase();
-        let content = part[split + 4..].strip_suffix(b"\r\n").unwrap_or(&part[split + 4..]);
+        let content = part[split + 4..]
+            .strip_suffix(b"\r\n")
+            .unwrap_or(&part[split + 4..]);
         let raw_head = String::from_utf8_lossy(&part[..split]).into_owned();
         let param = |name: &str| {
             let key = format!("{name}=");
             let idx = head.find(&key)?;
             let v = &raw_head[idx + key.len()..];
-            let v = v.strip_prefix('"').map_or_else(|| v.split([';', '\r']).next().unwrap_or(v), |s| s.split('"').next().unwrap_or(s));
+            let v = v.strip_prefix('"').map_or_else(
+                || v.split([';', '\r']).next().unwrap_or(v),
+                |s| s.split('"').next().unwrap_or(s),
+            );
             Some(v.to_owned())
         };
         let name = param("name").unwrap_or_default();
         match param("filename") {
             Some(filename) => {
                 let key = format!("body.{name}.filename");
-                insp.value(route, &key, filename.as_bytes(), SourceKind::MultipartFilename, out);
+                insp.value(
+                    route,
+                    &key,
+                    filename.as_bytes(),
+                    SourceKind::MultipartFilename,
+                    out,
+                );
                 let headn = content.len().min(1024);
-                insp.value(route, &format!("body.{name}"), &content[..headn], SourceKind::MultipartField, out);
+                insp.value(
+                    route,
+                    &format!("body.{name}"),
+                    &content[..headn],
+                    SourceKind::MultipartField,
+                    out,
+                );
             }
             None => {
                 let key = format!("body.{name}");
@@ -142,7 +168,13 @@ fn multipart(insp: &Inspector, route: Option<&str>, boundary: &str, body: &[u8],
 }
 
 /// Inspects a (possibly truncated) body.
-pub(crate) fn inspect_body(insp: &Inspector, route: Option<&str>, kind: &BodyKind, body: &[u8], out: &mut RequestFindings) {
+pub(crate) fn inspect_body(
+    insp: &Inspector,
+    route: Option<&str>,
+    kind: &BodyKind,
+    body: &[u8],
+    out: &mut RequestFindings,
+) {
     if body.is_empty() {
         return;
     }

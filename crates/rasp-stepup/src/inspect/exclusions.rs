@@ -79,7 +79,10 @@ pub(crate) struct Compiled {
 impl Compiled {
     pub(crate) fn new(list: &[Exclusion]) -> Self {
         Self {
-            list: list.iter().map(|e| (e.clone(), AtomicU64::new(0))).collect(),
+            list: list
+                .iter()
+                .map(|e| (e.clone(), AtomicU64::new(0)))
+                .collect(),
         }
     }
 

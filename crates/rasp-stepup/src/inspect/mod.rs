@@ -128,7 +128,10 @@ pub(crate) fn injection_decision(
     if !findings.blocks() {
         return None;
     }
-    let mut r = crate::decision::Rejection::new(crate::decision::RejectionKind::Injection, crate::evaluate::incident(p));
+    let mut r = crate::decision::Rejection::new(
+        crate::decision::RejectionKind::Injection,
+        crate::evaluate::incident(p),
+    );
     r.rules = findings
         .iter()
         .filter(|f| f.confidence == rasp_detect::Confidence::High)
@@ -165,7 +168,9 @@ pub(crate) struct Inspector {
 
 impl std::fmt::Debug for Inspector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inspector").field("rules", &self.rules).finish_non_exhaustive()
+        f.debug_struct("Inspector")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
     }
 }
 
@@ -179,7 +184,8 @@ impl Inspector {
     pub(crate) fn new(rules: InspectionRules) -> Self {
         let exclusions = exclusions::Compiled::new(&rules.exclusions);
         // Compiling the rules takes milliseconds: one detector per level per process.
-        static DETECTORS: [std::sync::OnceLock<Arc<Detector>>; 4] = [const { std::sync::OnceLock::new() }; 4];
+        static DETECTORS: [std::sync::OnceLock<Arc<Detector>>; 4] =
+            [const { std::sync::OnceLock::new() }; 4];
         let level = rules.level.clamp(1, 4);
         let detector = DETECTORS[usize::from(level - 1)]
             .get_or_init(|| Arc::new(Detector::new(level)))
@@ -192,7 +198,14 @@ impl Inspector {
     }
 
     /// Inspects one value at `key` (a key path such as `query.q`).
-    pub(crate) fn value(&self, route: Option<&str>, key: &str, value: &[u8], source: SourceKind, out: &mut RequestFindings) {
+    pub(crate) fn value(
+        &self,
+        route: Option<&str>,
+        key: &str,
+        value: &[u8],
+        source: SourceKind,
+        out: &mut RequestFindings,
+    ) {
         let mut f = self.detector.inspect(value, source);
         if f.is_empty() {
             return;
@@ -202,7 +215,12 @@ impl Inspector {
     }
 
     /// Path, query, headers and cookies.
-    pub(crate) fn head(&self, route: Option<&str>, uri: &http::Uri, headers: &HeaderMap) -> RequestFindings {
+    pub(crate) fn head(
+        &self,
+        route: Option<&str>,
+        uri: &http::Uri,
+        headers: &HeaderMap,
+    ) -> RequestFindings {
         let mut out = RequestFindings::default();
         if !self.rules.enabled {
             return out;
@@ -214,8 +232,20 @@ impl Inspector {
         if let Some(q) = uri.query() {
             for (name, value) in form_urlencoded::parse(q.as_bytes()) {
                 let key = format!("query.{name}");
-                self.value(route, &key, name.as_bytes(), SourceKind::QueryName, &mut out);
-                self.value(route, &key, value.as_bytes(), SourceKind::QueryValue, &mut out);
+                self.value(
+                    route,
+                    &key,
+                    name.as_bytes(),
+                    SourceKind::QueryName,
+                    &mut out,
+                );
+                self.value(
+                    route,
+                    &key,
+                    value.as_bytes(),
+                    SourceKind::QueryValue,
+                    &mut out,
+                );
             }
         }
         for name in &self.rules.headers {

@@ -14,7 +14,9 @@ use tower_service::Service;
 
 use crate::decision::{Decision, RejectionKind};
 use crate::evaluate::{Evaluation, Input, StepUpContext};
-use crate::inspect::{BodyKind, RequestFindings, inspect_body, injection_decision, suspect_confidence};
+use crate::inspect::{
+    BodyKind, RequestFindings, injection_decision, inspect_body, suspect_confidence,
+};
 use crate::policy::{Mode, Policy, Sensitivity};
 use crate::respond::{attach_monitored, log_decision, respond};
 use crate::risk::Assessment;
@@ -243,32 +245,63 @@ where
                 KindProj::ReadingBody { read, inner, next } => {
                     let BodyRead { req, outcome } = ready!(read.as_mut().poll(cx));
                     let inner = inner.take().expect("polled after completion");
-                    let AfterBody { mut meta, mut input, kind } = next.take().expect("polled after completion");
+                    let AfterBody {
+                        mut meta,
+                        mut input,
+                        kind,
+                    } = next.take().expect("polled after completion");
                     let policy = meta.policy.clone();
                     let p = &*policy.inner;
                     let monitor = p.mode == Mode::Monitor;
                     let stop = match outcome {
-                        BodyOutcome::TooLarge => Some(crate::evaluate::reject(p, RejectionKind::PayloadTooLarge)),
-                        BodyOutcome::Unreadable => Some(crate::evaluate::reject(p, RejectionKind::BadRequest)),
+                        BodyOutcome::TooLarge => {
+                            Some(crate::evaluate::reject(p, RejectionKind::PayloadTooLarge))
+                        }
+                        BodyOutcome::Unreadable => {
+                            Some(crate::evaluate::reject(p, RejectionKind::BadRequest))
+                        }
                         BodyOutcome::Skipped => None,
                         BodyOutcome::Read(bytes) => {
                             let mut found = RequestFindings::default();
                             let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
-                            inspect_body(&p.inspector, meta.template.as_deref(), &kind, head, &mut found);
-                            input.risk.injection = input.risk.injection.max(suspect_confidence(&found.findings));
+                            inspect_body(
+                                &p.inspector,
+                                meta.template.as_deref(),
+                                &kind,
+                                head,
+                                &mut found,
+                            );
+                            input.risk.injection = input
+                                .risk
+                                .injection
+                                .max(suspect_confidence(&found.findings));
                             injection_decision(p, &found.findings)
                         }
                     };
                     match stop {
                         Some(d) if !monitor => {
-                            log_decision(&d, meta.level, meta.template.as_deref(), None, None, false);
+                            log_decision(
+                                &d,
+                                meta.level,
+                                meta.template.as_deref(),
+                                None,
+                                None,
+                                false,
+                            );
                             Kind::Respond {
                                 res: Some(respond(d)),
                             }
                         }
                         other => {
                             if let Some(d) = &other {
-                                log_decision(d, meta.level, meta.template.as_deref(), None, None, true);
+                                log_decision(
+                                    d,
+                                    meta.level,
+                                    meta.template.as_deref(),
+                                    None,
+                                    None,
+                                    true,
+                                );
                             }
                             meta.pre = meta.pre.take().or(other);
                             Kind::Deciding {
@@ -327,7 +360,9 @@ where
                         attach(&mut req, ctx);
                         Kind::Inner {
                             fut: inner.call(req),
-                            monitored: (decision != Decision::Allow).then_some(decision).or(meta.pre),
+                            monitored: (decision != Decision::Allow)
+                                .then_some(decision)
+                                .or(meta.pre),
                             finish: Some(finish),
                         }
                     }
@@ -367,7 +402,11 @@ where
 }
 
 /// Reads the body for inspection within the limits, and restores it.
-pub(crate) fn read_body<B>(req: Request<B>, max: usize, over: crate::inspect::OverLimit) -> BodyFuture<B>
+pub(crate) fn read_body<B>(
+    req: Request<B>,
+    max: usize,
+    over: crate::inspect::OverLimit,
+) -> BodyFuture<B>
 where
     B: http_body::Body + From<Bytes> + Send + 'static,
     B::Data: Send,
@@ -379,7 +418,8 @@ where
         .headers()
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok());
+        .and_then(|v| v.trim().parse().ok())
+        .or_else(|| http_body::Body::size_hint(req.body()).exact());
     Box::pin(async move {
         let (parts, body) = req.into_parts();
         let over_limit = declared.is_some_and(|len| len > max as u64);
@@ -399,7 +439,11 @@ where
             }
             _ => {}
         }
-        let cap = if over == OverLimit::InspectPrefix { max.saturating_mul(16) } else { max };
+        let cap = if over == OverLimit::InspectPrefix {
+            max.saturating_mul(16)
+        } else {
+            max
+        };
         match http_body_util::Limited::new(body, cap).collect().await {
             Ok(collected) => {
                 let bytes = collected.to_bytes();
@@ -409,10 +453,16 @@ where
                 }
             }
             Err(e) => {
-                let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                let too_large = e
+                    .downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some();
                 BodyRead {
                     req: Request::from_parts(parts, B::from(Bytes::new())),
-                    outcome: if too_large { BodyOutcome::TooLarge } else { BodyOutcome::Unreadable },
+                    outcome: if too_large {
+                        BodyOutcome::TooLarge
+                    } else {
+                        BodyOutcome::Unreadable
+                    },
                 }
             }
         }

@@ -161,7 +161,9 @@ where
             pre = Some(d);
         }
         let suspect = suspect_confidence(&head.findings);
-        let inspect_body = if p.inspector.rules.enabled && may_have_body(req.headers()) {
+        let inspect_body = if p.inspector.rules.enabled
+            && (may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body()))
+        {
             body_kind(req.headers())
         } else {
             None
