@@ -98,32 +98,59 @@ pub(crate) fn percent_decode(
     changed.then_some(out)
 }
 
-/// Overlong 2- and 3-byte UTF-8 encodings of ASCII (`c0 ae` = `.`) decoded
-/// to the ASCII byte they hide; sets the evasion flag.
+/// Overlong UTF-8 encodings of ASCII (2 to 6 bytes: `c0 ae`, `e0 80 ae`,
+/// `f0 80 80 af`, `f8 ..`, `fc ..`) decoded to the ASCII byte they hide;
+/// sets the evasion flag. Lookalike slashes (U+2215, U+2044, U+2216) become
+/// `/` and `\\`.
 fn fold_overlong(input: &mut Vec<u8>, ev: &mut Evasions) {
-    if !input.iter().any(|&b| b == 0xc0 || b == 0xc1 || b == 0xe0) {
+    if !input
+        .iter()
+        .any(|&b| matches!(b, 0xc0 | 0xc1 | 0xe0 | 0xe2 | 0xf0 | 0xf8 | 0xfc))
+    {
         return;
     }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
         let b = input[i];
-        if (b == 0xc0 || b == 0xc1) && i + 1 < input.len() && input[i + 1] & 0xc0 == 0x80 {
-            out.push(((b & 0x1f) << 6) | (input[i + 1] & 0x3f));
-            ev.overlong_utf8 = true;
-            i += 2;
-        } else if b == 0xe0
-            && i + 2 < input.len()
-            && input[i + 1] & 0xe0 == 0x80
-            && input[i + 2] & 0xc0 == 0x80
+        let len = match b {
+            0xc0 | 0xc1 => 2,
+            0xe0 => 3,
+            0xf0 => 4,
+            0xf8 => 5,
+            0xfc => 6,
+            _ => 0,
+        };
+        if len > 0
+            && i + len <= input.len()
+            && input[i + 1..i + len].iter().all(|c| c & 0xc0 == 0x80)
         {
-            out.push(((input[i + 1] & 0x3f) << 6) | (input[i + 2] & 0x3f));
-            ev.overlong_utf8 = true;
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+            let mut v: u32 = u32::from(b) & (0x7f >> len);
+            for c in &input[i + 1..i + len] {
+                v = (v << 6) | u32::from(c & 0x3f);
+            }
+            if v < 0x80 {
+                out.push(v as u8);
+                ev.overlong_utf8 = true;
+                i += len;
+                continue;
+            }
         }
+        // U+2215 DIVISION SLASH, U+2044 FRACTION SLASH, U+2216 SET MINUS
+        if b == 0xe2 && i + 2 < input.len() {
+            let lookalike = match (input[i + 1], input[i + 2]) {
+                (0x88, 0x95) | (0x81, 0x84) => Some(b'/'),
+                (0x88, 0x96) => Some(b'\\'),
+                _ => None,
+            };
+            if let Some(c) = lookalike {
+                out.push(c);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
     }
     *input = out;
 }
@@ -295,17 +322,28 @@ pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
             changed = true;
             continue;
         }
+        // Only escapes that change meaning are decoded; `\e`, `\.` and the
+        // like stay, so Windows paths keep their separators.
         let mapped = match n {
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'f' => 0x0c,
-            b'v' => 0x0b,
-            other => other,
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'f' => Some(0x0c),
+            b'v' => Some(0x0b),
+            b'\'' | b'"' | b'`' | b'/' => Some(n),
+            _ => None,
         };
-        out.push(mapped);
-        i += 2;
-        changed = true;
+        match mapped {
+            Some(m) => {
+                out.push(m);
+                i += 2;
+                changed = true;
+            }
+            None => {
+                out.push(b'\\');
+                i += 1;
+            }
+        }
     }
     changed.then_some(out)
 }
@@ -446,7 +484,7 @@ mod tests {
     fn percent_u_gives_the_real_code_point() {
         assert_eq!(n("%u003c"), "<");
         // U+FF0E (fullwidth full stop) folds to '.', never to its low byte 0x0e
-        assert_eq!(n("%uff0e%uff0e%u2215"), "..\u{2215}");
+        assert_eq!(n("%uff0e%uff0e%u2215"), "../");
     }
 
     #[test]
@@ -469,6 +507,8 @@ mod tests {
         assert_eq!(n("\\x3cscript\\u003e"), "<script>");
         assert_eq!(n("\\u{3c}"), "<");
         assert_eq!(n("\\74"), "<");
+        // path separators survive
+        assert_eq!(n("..\\etc\\passwd"), "..\\etc\\passwd");
     }
 
     #[test]

@@ -324,7 +324,7 @@ impl<'a> IntoIterator for &'a Findings {
 /// and without a keyword skip the detectors.
 fn special_table() -> [bool; 256] {
     let mut t = [false; 256];
-    for b in b"'\"<>;|&$(){}[]%\\`*=#:!^~@" {
+    for b in b"'\"<>;|&$(){}[]%\\`*=#:!^~@/" {
         t[usize::from(*b)] = true;
     }
     for (b, slot) in t.iter_mut().enumerate() {
@@ -409,6 +409,10 @@ fn is_opaque(v: &[u8]) -> bool {
     let token =
         |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=' | b'.');
     if !v.iter().all(token) {
+        return false;
+    }
+    // Standard base64 may hold '/', but then it is padded to whole quads.
+    if v.contains(&b'/') && (v.len() % 4 != 0 || v.contains(&b'.')) {
         return false;
     }
     // Needs a mix that prose does not have: digits and letters, few dots.
@@ -573,7 +577,19 @@ impl Detector {
     #[must_use]
     pub fn inspect(&self, raw: &[u8], source: SourceKind) -> Findings {
         let mut out = Findings::default();
-        if raw.is_empty() || !self.worth_inspecting(raw) || is_opaque(raw) {
+        if raw.is_empty() {
+            return out;
+        }
+        if is_opaque(raw) {
+            // An opaque token is not code, unless it is base64 of something
+            // that is (one level, no recursion).
+            if let Some(decoded) = base64_text(raw) {
+                let inner = self.inspect_plain(&decoded, source);
+                out.extend(inner);
+            }
+            return out;
+        }
+        if !self.worth_inspecting(raw) {
             return out;
         }
         let plus = matches!(
@@ -647,6 +663,18 @@ impl Detector {
         out
     }
 
+    fn inspect_plain(&self, raw: &[u8], source: SourceKind) -> Findings {
+        if raw.is_empty() || is_opaque(raw) || !self.worth_inspecting(raw) {
+            return Findings::default();
+        }
+        let (decoded, _) = normalize(raw, false);
+        let mut out = Findings::default();
+        self.run(&self.decoded, &decoded, source, &mut out);
+        self.run(&self.sql, &sql_fold(&decoded), source, &mut out);
+        self.run(&self.path, &path_view(&decoded), source, &mut out);
+        out
+    }
+
     fn run(&self, view: &CompiledView, v: &[u8], source: SourceKind, out: &mut Findings) {
         for i in view.set.matches(v).iter() {
             let rule = view.rules[i];
@@ -670,6 +698,45 @@ impl Detector {
             });
         }
     }
+}
+
+/// Standard or URL-safe base64 (padded to quads) that decodes to printable
+/// ASCII text.
+fn base64_text(v: &[u8]) -> Option<Vec<u8>> {
+    if v.len() < 16 || v.len() % 4 != 0 {
+        return None;
+    }
+    let val = |b: u8| -> Option<u32> {
+        Some(match b {
+            b'A'..=b'Z' => u32::from(b - b'A'),
+            b'a'..=b'z' => u32::from(b - b'a' + 26),
+            b'0'..=b'9' => u32::from(b - b'0' + 52),
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        })
+    };
+    let body = v
+        .strip_suffix(b"==")
+        .or_else(|| v.strip_suffix(b"="))
+        .unwrap_or(v);
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in body {
+        acc = (acc << 6) | val(b)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    let printable = out
+        .iter()
+        .filter(|b| (0x20..0x7f).contains(*b) || b.is_ascii_whitespace())
+        .count();
+    (printable * 10 >= out.len() * 9).then_some(out)
 }
 
 /// The path view: `\` as `/`, runs of `/` collapsed.

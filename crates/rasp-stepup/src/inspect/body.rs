@@ -188,10 +188,10 @@ pub(crate) fn inspect_body(
             Err(_) => insp.value(route, "body", body, SourceKind::JsonValue, out),
         },
         BodyKind::Form => {
-            for (name, value) in form_urlencoded::parse(body) {
-                let key = format!("body.{name}");
-                insp.value(route, &key, name.as_bytes(), SourceKind::FormName, out);
-                insp.value(route, &key, value.as_bytes(), SourceKind::FormValue, out);
+            for (name, value) in super::form_pairs(body) {
+                let key = format!("body.{}", String::from_utf8_lossy(&name));
+                insp.value(route, &key, &name, SourceKind::FormName, out);
+                insp.value(route, &key, &value, SourceKind::FormValue, out);
             }
         }
         BodyKind::Xml => insp.value(route, "body.xml", body, SourceKind::Xml, out),

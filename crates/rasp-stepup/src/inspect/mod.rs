@@ -159,6 +159,29 @@ pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
     exclusions::Compiled::validate(&rules.exclusions)
 }
 
+/// `name=value` pairs of a query string or form body, percent-decoded to
+/// bytes (`+` is a space). Invalid UTF-8 is kept as it is: overlong
+/// sequences are evidence the detectors need.
+pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+    input
+        .split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (n, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let dec = |s: &[u8]| -> Vec<u8> {
+                let plus: Vec<u8> = s
+                    .iter()
+                    .map(|b| if *b == b'+' { b' ' } else { *b })
+                    .collect();
+                percent_encoding::percent_decode(&plus).collect()
+            };
+            (dec(n), dec(v))
+        })
+}
+
 /// The compiled inspection state shared by the layer.
 pub(crate) struct Inspector {
     pub(crate) rules: InspectionRules,
@@ -230,22 +253,10 @@ impl Inspector {
             self.value(route, "path", path.as_bytes(), SourceKind::Path, &mut out);
         }
         if let Some(q) = uri.query() {
-            for (name, value) in form_urlencoded::parse(q.as_bytes()) {
-                let key = format!("query.{name}");
-                self.value(
-                    route,
-                    &key,
-                    name.as_bytes(),
-                    SourceKind::QueryName,
-                    &mut out,
-                );
-                self.value(
-                    route,
-                    &key,
-                    value.as_bytes(),
-                    SourceKind::QueryValue,
-                    &mut out,
-                );
+            for (name, value) in form_pairs(q.as_bytes()) {
+                let key = format!("query.{}", String::from_utf8_lossy(&name));
+                self.value(route, &key, &name, SourceKind::QueryName, &mut out);
+                self.value(route, &key, &value, SourceKind::QueryValue, &mut out);
             }
         }
         for name in &self.rules.headers {
