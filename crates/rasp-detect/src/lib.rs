@@ -603,6 +603,24 @@ impl Detector {
         let path = path_view(&decoded);
         self.run(&self.path, &path, source, &mut out);
 
+        // Shell quoting used to hide words (`c'a't /et"c"/pa\ss\wd`): the
+        // command and file rules read the value with the quotes removed.
+        if decoded
+            .iter()
+            .any(|b| matches!(b, b'\'' | b'"' | b'\\' | b'`' | b'$'))
+        {
+            let shell = shell_unquote(&decoded);
+            if shell != decoded {
+                let mut extra = Findings::default();
+                self.run(&self.decoded, &shell, source, &mut extra);
+                self.run(&self.path, &path_view(&shell), source, &mut extra);
+                extra.retain(|f| {
+                    matches!(f.class, Class::Cmdi | Class::Traversal)
+                        && !out.iter().any(|o| o.rule == f.rule)
+                });
+                out.extend(extra);
+            }
+        }
         // Log4Shell with nested lookups.
         if decoded.windows(2).any(|w| w == b"${") && !out.iter().any(|f| f.class == Class::Jndi) {
             let resolved = resolve_lookups(&decoded);
@@ -737,6 +755,27 @@ fn base64_text(v: &[u8]) -> Option<Vec<u8>> {
         .filter(|b| (0x20..0x7f).contains(*b) || b.is_ascii_whitespace())
         .count();
     (printable * 10 >= out.len() * 9).then_some(out)
+}
+
+/// Shell quoting removed: `'`, `"`, `\\`, backticks, and the empty
+/// expansions `$@`, `$*`, `${}`, `$()`.
+fn shell_unquote(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(v.len());
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'\'' | b'"' | b'\\' | b'`' => i += 1,
+            b'$' if matches!(v.get(i + 1), Some(b'@' | b'*')) => i += 2,
+            b'$' if v.get(i + 1..i + 3) == Some(b"{}") || v.get(i + 1..i + 3) == Some(b"()") => {
+                i += 3
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The path view: `\` as `/`, runs of `/` collapsed.

@@ -167,6 +167,31 @@ fn multipart(
     }
 }
 
+/// Attribute values of an XML document (structured, like form values).
+/// Text nodes are covered by the whole-document pass.
+fn xml_values(insp: &Inspector, route: Option<&str>, body: &[u8], out: &mut RequestFindings) {
+    let mut i = 0;
+    let mut n = 0;
+    while i + 1 < body.len() && n < 512 {
+        if body[i] == b'=' && matches!(body[i + 1], b'"' | b'\'') {
+            let q = body[i + 1];
+            if let Some(end) = body[i + 2..].iter().position(|b| *b == q) {
+                insp.value(
+                    route,
+                    "body.xml.attribute",
+                    &body[i + 2..i + 2 + end],
+                    SourceKind::FormValue,
+                    out,
+                );
+                i += 2 + end;
+                n += 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
 /// Inspects a (possibly truncated) body.
 pub(crate) fn inspect_body(
     insp: &Inspector,
@@ -194,7 +219,10 @@ pub(crate) fn inspect_body(
                 insp.value(route, &key, &value, SourceKind::FormValue, out);
             }
         }
-        BodyKind::Xml => insp.value(route, "body.xml", body, SourceKind::Xml, out),
+        BodyKind::Xml => {
+            insp.value(route, "body.xml", body, SourceKind::Xml, out);
+            xml_values(insp, route, body, out);
+        }
         BodyKind::Multipart(boundary) => multipart(insp, route, boundary, body, out),
         BodyKind::Text => insp.value(route, "body", body, SourceKind::JsonValue, out),
     }
