@@ -412,7 +412,7 @@ fn is_opaque(v: &[u8]) -> bool {
         return false;
     }
     // Standard base64 may hold '/', but then it is padded to whole quads.
-    if v.contains(&b'/') && (v.len() % 4 != 0 || v.contains(&b'.')) {
+    if v.contains(&b'/') && (!v.len().is_multiple_of(4) || v.contains(&b'.')) {
         return false;
     }
     // Needs a mix that prose does not have: digits and letters, few dots.
@@ -721,7 +721,7 @@ impl Detector {
 /// Standard or URL-safe base64 (padded to quads) that decodes to printable
 /// ASCII text.
 fn base64_text(v: &[u8]) -> Option<Vec<u8>> {
-    if v.len() < 16 || v.len() % 4 != 0 {
+    if v.len() < 16 || !v.len().is_multiple_of(4) {
         return None;
     }
     let val = |b: u8| -> Option<u32> {

@@ -75,6 +75,8 @@ pub(crate) static RULES: &[Rule] = &[
         r#"['"][) ]*(?:--(?:[ \r\n]|$)|#(?:[^0-9a-z]|$)|/\*|; *--|; *%00)"#),
     rule!("sqli-comment-after-keyword", Sqli, 1, High, 4, S, Any,
         r"\b(?:or|and|union|select|from|where|order by|group by|having|limit|null|admin)\b[^a-z]{0,12}(?:--[ \-]|--$|#|/\*)"),
+    rule!("sqli-trailing-comment", Sqli, 1, High, 4, S, NotText,
+        r#"(?:[)'"]|\b\d+|@@?\w+) *(?:--|/\*) *\w* *$"#),
     rule!("sqli-time", Sqli, 1, High, 5, S, Any,
         r"\b(?:sleep|pg_sleep|benchmark|randomblob|dbms_lock\.sleep|dbms_pipe\.receive_message)\b *\(|\bwaitfor +(?:delay|time)\b|\bgenerate_series *\("),
     rule!("sqli-error-functions", Sqli, 1, High, 5, S, Any,
