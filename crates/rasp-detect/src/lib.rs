@@ -589,7 +589,8 @@ impl Detector {
             }
             return out;
         }
-        if !self.worth_inspecting(raw) {
+        // File names are short and plain: the prefilter would skip them.
+        if source != SourceKind::MultipartFilename && !self.worth_inspecting(raw) {
             return out;
         }
         let plus = matches!(

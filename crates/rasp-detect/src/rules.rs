@@ -123,7 +123,7 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("xss-event-handler-attribute", Xss, 1, High, 5, D, Any,
         r#"["'`][^<>]{0,40}?[\s/;]on(?:error|load|mouse\w+|click|dblclick|focus\w*|blur|change|submit|key\w+|input|select|toggle|begin|end|animation\w+|transition\w+|pageshow|popstate|hashchange|message|resize|scroll|wheel|drag\w*|drop|copy|cut|paste|play\w*|pause|readystatechange|beforeunload|unload|afterprint|beforeprint|start|finish|bounce|pointer\w+|touch\w+|auxclick|contextmenu|search|invalid|reset|show|loadstart|loadend|error\w*)\s*="#),
     rule!("xss-js-scheme", Xss, 1, High, 5, D, Any,
-        r#"(?:^|[=(\x22'`<>,\s]|url\s*\()\s*(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:\s*(?:[a-uw-z_$]|v[a-np-z]|vo[a-hj-z]|[\[(`'"!+\-~/{\\]|&#|%)"#),
+        r#"(?:^|[=(\x22'`<>,\s]|url\s*\()\s*(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:\s*(?:(?:[a-uw-z_$]|v[a-np-z]|vo[a-hj-z])[\w$.]*\s*(?:\(|`|=|\[)|[\[(`'"!+\-~/{\\]|&#|%)"#),
     rule!("xss-dangerous-tag", Xss, 1, High, 5, D, Any,
         r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input)\b"),
     rule!("xss-data-uri", Xss, 1, High, 5, D, Any,

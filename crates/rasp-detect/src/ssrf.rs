@@ -131,9 +131,17 @@ pub(crate) fn check(v: &str, text: bool) -> Option<SsrfHit> {
         if guard > 16 {
             break;
         }
-        let scheme_start = rest[..pos]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.'))
-            .map_or(0, |i| i + 1);
+        // Scan back over ASCII scheme bytes: the start is always a char boundary.
+        let bytes = rest.as_bytes();
+        let mut scheme_start = pos;
+        while scheme_start > 0 {
+            let c = bytes[scheme_start - 1];
+            if c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.' {
+                scheme_start -= 1;
+            } else {
+                break;
+            }
+        }
         let scheme = &rest[scheme_start..pos];
         let after = &rest[pos + 3..];
         let authority_end = after

@@ -25,11 +25,11 @@ pub(crate) fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
         // Compressed bodies are not decompressed (documented): they pass.
         return None;
     }
-    let ct = headers
+    let original = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .unwrap_or("");
+    let ct = original.to_ascii_lowercase();
     let mime = ct.split(';').next().unwrap_or("").trim();
     Some(match mime {
         "application/json" | "text/json" => BodyKind::Json,
@@ -38,9 +38,15 @@ pub(crate) fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
         "application/xml" | "text/xml" => BodyKind::Xml,
         m if m.ends_with("+xml") => BodyKind::Xml,
         "multipart/form-data" => {
-            let boundary = ct
+            // The boundary is case-sensitive: read it from the original value.
+            let boundary = original
                 .split(';')
-                .filter_map(|p| p.trim().strip_prefix("boundary="))
+                .filter_map(|p| {
+                    let p = p.trim();
+                    p.get(..9)
+                        .filter(|k| k.eq_ignore_ascii_case("boundary="))
+                        .map(|_| &p[9..])
+                })
                 .next()
                 .map(|b| b.trim_matches('"').to_owned())?;
             BodyKind::Multipart(boundary)

