@@ -429,10 +429,10 @@ struct CompiledView {
 }
 
 impl CompiledView {
-    fn new(view: View, level: u8) -> Self {
+    fn new(view: Option<View>, level: u8) -> Self {
         let rules: Vec<&'static Rule> = RULES
             .iter()
-            .filter(|r| r.view == view && r.level <= level)
+            .filter(|r| view.is_none_or(|v| r.view == v) && r.level <= level)
             .collect();
         let patterns: Vec<String> = rules
             .iter()
@@ -471,6 +471,9 @@ pub struct Detector {
     decoded: CompiledView,
     sql: CompiledView,
     path: CompiledView,
+    /// Every rule at once, for values whose three views are the same bytes
+    /// (most benign values): one scan instead of three.
+    all: CompiledView,
 }
 
 impl fmt::Debug for Detector {
@@ -556,9 +559,10 @@ impl Detector {
                 .ascii_case_insensitive(true)
                 .build(KEYWORDS)
                 .expect("the keyword list builds"),
-            decoded: CompiledView::new(View::Decoded, level),
-            sql: CompiledView::new(View::Sql, level),
-            path: CompiledView::new(View::Path, level),
+            decoded: CompiledView::new(Some(View::Decoded), level),
+            sql: CompiledView::new(Some(View::Sql), level),
+            path: CompiledView::new(Some(View::Path), level),
+            all: CompiledView::new(None, level),
         }
     }
 
@@ -598,11 +602,15 @@ impl Detector {
             SourceKind::QueryValue | SourceKind::QueryName | SourceKind::FormValue
         );
         let (decoded, evasions) = normalize(raw, plus);
-        self.run(&self.decoded, &decoded, source, &mut out);
         let sql = sql_fold(&decoded);
-        self.run(&self.sql, &sql, source, &mut out);
         let path = path_view(&decoded);
-        self.run(&self.path, &path, source, &mut out);
+        if sql == decoded && path == decoded {
+            self.run(&self.all, &decoded, source, &mut out);
+        } else {
+            self.run(&self.decoded, &decoded, source, &mut out);
+            self.run(&self.sql, &sql, source, &mut out);
+            self.run(&self.path, &path, source, &mut out);
+        }
 
         // Shell quoting used to hide words (`c'a't /et"c"/pa\ss\wd`): the
         // command and file rules read the value with the quotes removed.
@@ -781,10 +789,11 @@ fn shell_unquote(v: &[u8]) -> Vec<u8> {
 
 /// The path view: `\` as `/`, runs of `/` collapsed.
 fn path_view(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(v.len());
+    let mut out: Vec<u8> = Vec::with_capacity(v.len());
     for &b in v {
         let b = if b == b'\\' { b'/' } else { b };
-        if b == b'/' && out.last() == Some(&b'/') {
+        // keep the `//` of `scheme://`
+        if b == b'/' && out.last() == Some(&b'/') && !out.ends_with(b":/") {
             continue;
         }
         out.push(b);

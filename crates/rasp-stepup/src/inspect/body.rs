@@ -4,7 +4,7 @@
 
 use rasp_detect::SourceKind;
 
-use super::{Inspector, RequestFindings};
+use super::{Inspector, Key, RequestFindings};
 
 /// How a body is read, from its `Content-Type`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,7 +79,9 @@ fn walk_json(
         return;
     }
     match value {
-        serde_json::Value::String(s) => insp.value(route, path, s.as_bytes(), value_source(s), out),
+        serde_json::Value::String(s) => {
+            insp.value(route, Key::Static(path), s.as_bytes(), value_source(s), out)
+        }
         serde_json::Value::Array(items) => {
             for item in items {
                 let len = path.len();
@@ -93,7 +95,13 @@ fn walk_json(
                 let len = path.len();
                 path.push('.');
                 path.push_str(k);
-                insp.value(route, path, k.as_bytes(), SourceKind::JsonKey, out);
+                insp.value(
+                    route,
+                    Key::Static(path),
+                    k.as_bytes(),
+                    SourceKind::JsonKey,
+                    out,
+                );
                 walk_json(insp, route, v, path, depth + 1, out);
                 path.truncate(len);
             }
@@ -150,7 +158,7 @@ fn multipart(
                 let key = format!("body.{name}.filename");
                 insp.value(
                     route,
-                    &key,
+                    Key::Static(&key),
                     filename.as_bytes(),
                     SourceKind::MultipartFilename,
                     out,
@@ -158,7 +166,7 @@ fn multipart(
                 let headn = content.len().min(1024);
                 insp.value(
                     route,
-                    &format!("body.{name}"),
+                    Key::Static(&format!("body.{name}")),
                     &content[..headn],
                     SourceKind::MultipartField,
                     out,
@@ -166,8 +174,20 @@ fn multipart(
             }
             None => {
                 let key = format!("body.{name}");
-                insp.value(route, &key, name.as_bytes(), SourceKind::FormName, out);
-                insp.value(route, &key, content, SourceKind::MultipartField, out);
+                insp.value(
+                    route,
+                    Key::Static(&key),
+                    name.as_bytes(),
+                    SourceKind::FormName,
+                    out,
+                );
+                insp.value(
+                    route,
+                    Key::Static(&key),
+                    content,
+                    SourceKind::MultipartField,
+                    out,
+                );
             }
         }
     }
@@ -184,7 +204,7 @@ fn xml_values(insp: &Inspector, route: Option<&str>, body: &[u8], out: &mut Requ
             if let Some(end) = body[i + 2..].iter().position(|b| *b == q) {
                 insp.value(
                     route,
-                    "body.xml.attribute",
+                    Key::Static("body.xml.attribute"),
                     &body[i + 2..i + 2 + end],
                     SourceKind::FormValue,
                     out,
@@ -216,20 +236,20 @@ pub(crate) fn inspect_body(
                 walk_json(insp, route, &v, &mut path, 0, out);
             }
             // Not JSON after all (or truncated): read it as text.
-            Err(_) => insp.value(route, "body", body, SourceKind::JsonValue, out),
+            Err(_) => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
         },
         BodyKind::Form => {
             for (name, value) in super::form_pairs(body) {
-                let key = format!("body.{}", String::from_utf8_lossy(&name));
-                insp.value(route, &key, &name, SourceKind::FormName, out);
-                insp.value(route, &key, &value, SourceKind::FormValue, out);
+                let key = Key::Prefixed("body.", &name);
+                insp.value(route, key, &name, SourceKind::FormName, out);
+                insp.value(route, key, &value, SourceKind::FormValue, out);
             }
         }
         BodyKind::Xml => {
-            insp.value(route, "body.xml", body, SourceKind::Xml, out);
+            insp.value(route, Key::Static("body.xml"), body, SourceKind::Xml, out);
             xml_values(insp, route, body, out);
         }
         BodyKind::Multipart(boundary) => multipart(insp, route, boundary, body, out),
-        BodyKind::Text => insp.value(route, "body", body, SourceKind::JsonValue, out),
+        BodyKind::Text => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
     }
 }

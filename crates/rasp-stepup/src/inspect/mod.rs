@@ -159,10 +159,41 @@ pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
     exclusions::Compiled::validate(&rules.exclusions)
 }
 
+/// A key path (`query.q`, `header.user-agent`), built only when needed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Key<'a> {
+    Static(&'a str),
+    Prefixed(&'static str, &'a [u8]),
+}
+
+impl Key<'_> {
+    fn render(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Key::Static(s) => std::borrow::Cow::Borrowed(s),
+            Key::Prefixed(p, name) => {
+                std::borrow::Cow::Owned(format!("{p}{}", String::from_utf8_lossy(name)))
+            }
+        }
+    }
+}
+
+type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
+
 /// `name=value` pairs of a query string or form body, percent-decoded to
-/// bytes (`+` is a space). Invalid UTF-8 is kept as it is: overlong
-/// sequences are evidence the detectors need.
-pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>)> + '_ {
+/// bytes (`+` is a space), borrowed when nothing needs decoding. Invalid
+/// UTF-8 is kept as it is: overlong sequences are evidence the detectors
+/// need.
+pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Bytes<'_>, Bytes<'_>)> + '_ {
+    fn dec(s: &[u8]) -> Bytes<'_> {
+        if !s.iter().any(|b| *b == b'%' || *b == b'+') {
+            return std::borrow::Cow::Borrowed(s);
+        }
+        let plus: Vec<u8> = s
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        std::borrow::Cow::Owned(percent_encoding::percent_decode(&plus).collect())
+    }
     input
         .split(|b| *b == b'&')
         .filter(|p| !p.is_empty())
@@ -170,13 +201,6 @@ pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Vec<u8>, Vec<u8>
             let (n, v) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &b""[..]),
-            };
-            let dec = |s: &[u8]| -> Vec<u8> {
-                let plus: Vec<u8> = s
-                    .iter()
-                    .map(|b| if *b == b'+' { b' ' } else { *b })
-                    .collect();
-                percent_encoding::percent_decode(&plus).collect()
             };
             (dec(n), dec(v))
         })
@@ -224,7 +248,7 @@ impl Inspector {
     pub(crate) fn value(
         &self,
         route: Option<&str>,
-        key: &str,
+        key: Key<'_>,
         value: &[u8],
         source: SourceKind,
         out: &mut RequestFindings,
@@ -233,7 +257,8 @@ impl Inspector {
         if f.is_empty() {
             return;
         }
-        self.exclusions.apply(route, key, &mut f);
+        // Key paths are only spelled out when there is something to exclude.
+        self.exclusions.apply(route, &key.render(), &mut f);
         out.findings.extend(f);
     }
 
@@ -250,19 +275,25 @@ impl Inspector {
         }
         let path = uri.path();
         if path.len() > 1 {
-            self.value(route, "path", path.as_bytes(), SourceKind::Path, &mut out);
+            self.value(
+                route,
+                Key::Static("path"),
+                path.as_bytes(),
+                SourceKind::Path,
+                &mut out,
+            );
         }
         if let Some(q) = uri.query() {
             for (name, value) in form_pairs(q.as_bytes()) {
-                let key = format!("query.{}", String::from_utf8_lossy(&name));
-                self.value(route, &key, &name, SourceKind::QueryName, &mut out);
-                self.value(route, &key, &value, SourceKind::QueryValue, &mut out);
+                let key = Key::Prefixed("query.", &name);
+                self.value(route, key, &name, SourceKind::QueryName, &mut out);
+                self.value(route, key, &value, SourceKind::QueryValue, &mut out);
             }
         }
         for name in &self.rules.headers {
             for v in headers.get_all(name) {
-                let key = format!("header.{name}");
-                self.value(route, &key, v.as_bytes(), SourceKind::Header, &mut out);
+                let key = Key::Prefixed("header.", name.as_str().as_bytes());
+                self.value(route, key, v.as_bytes(), SourceKind::Header, &mut out);
             }
         }
         if self.rules.cookies {
@@ -273,8 +304,13 @@ impl Inspector {
                         Some(i) => (&pair[..i], &pair[i + 1..]),
                         None => (pair, &b""[..]),
                     };
-                    let key = format!("cookie.{}", String::from_utf8_lossy(name));
-                    self.value(route, &key, value, SourceKind::Cookie, &mut out);
+                    self.value(
+                        route,
+                        Key::Prefixed("cookie.", name),
+                        value,
+                        SourceKind::Cookie,
+                        &mut out,
+                    );
                 }
             }
         }
