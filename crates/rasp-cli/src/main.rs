@@ -45,7 +45,46 @@ fn parse() -> Result<Args, String> {
     })
 }
 
+/// `rasp check [--level N] VALUE...`: the findings for each value (as a
+/// query parameter), for tuning rules and exclusions.
+fn check(mut args: impl Iterator<Item = String>) -> ExitCode {
+    let mut level = 2;
+    let mut values = Vec::new();
+    while let Some(a) = args.next() {
+        if a == "--level" {
+            level = args.next().and_then(|v| v.parse().ok()).unwrap_or(2);
+        } else {
+            values.push(a);
+        }
+    }
+    let d = rasp_detect::Detector::new(level);
+    for v in values {
+        let f = d.inspect(v.as_bytes(), rasp_detect::SourceKind::QueryValue);
+        println!(
+            "{v:?}: {}",
+            if f.blocks() {
+                "BLOCK"
+            } else if f.is_empty() {
+                "pass"
+            } else {
+                "suspect"
+            }
+        );
+        for x in &f {
+            println!(
+                "  {} {} {:?} severity {} {:?}",
+                x.class, x.rule, x.confidence, x.severity, x.excerpt
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    let mut raw = std::env::args().skip(1);
+    if raw.next().as_deref() == Some("check") {
+        return check(raw);
+    }
     let args = match parse() {
         Ok(a) => a,
         Err(e) => {

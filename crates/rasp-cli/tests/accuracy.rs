@@ -20,11 +20,11 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 92.2),
-    ("xss", 99.0, 92.4),
+    ("sqli", 99.0, 93.0),
+    ("xss", 99.0, 94.8),
     ("traversal", 97.0, 86.5),
-    ("cmdi", 97.0, 65.7),
-    ("ssrf", 95.0, 70.2),
+    ("cmdi", 97.0, 65.0),
+    ("ssrf", 95.0, 92.2),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),
     ("nosqli", 95.0, 85.4),

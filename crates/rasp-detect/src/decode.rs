@@ -20,6 +20,8 @@ pub struct Evasions {
     pub nul_byte: bool,
     /// `%uXXXX` escapes were met.
     pub percent_u: bool,
+    /// `<` or `>` was hidden behind an HTML reference or a backslash escape.
+    pub encoded_angle: bool,
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -365,6 +367,31 @@ fn compact(input: &[u8], ev: &mut Evasions) -> Vec<u8> {
                 continue;
             }
         }
+        // Enclosed alphanumerics (①, ⓛ, Ⓛ, ⓪) and the ideographic full stop.
+        if b == 0xe2
+            && i + 2 < input.len()
+            && (input[i + 1] == 0x91 || input[i + 1] == 0x92 || input[i + 1] == 0x93)
+        {
+            let cp =
+                0x2000u32 + (u32::from(input[i + 1] & 0x3f) << 6) + u32::from(input[i + 2] & 0x3f);
+            let mapped = match cp {
+                0x2460..=0x2468 => Some(b'1' + (cp - 0x2460) as u8),
+                0x24ea => Some(b'0'),
+                0x24b6..=0x24cf => Some(b'a' + (cp - 0x24b6) as u8),
+                0x24d0..=0x24e9 => Some(b'a' + (cp - 0x24d0) as u8),
+                _ => None,
+            };
+            if let Some(m) = mapped {
+                out.push(m);
+                i += 3;
+                continue;
+            }
+        }
+        if b == 0xe3 && input.get(i + 1) == Some(&0x80) && input.get(i + 2) == Some(&0x82) {
+            out.push(b'.');
+            i += 3;
+            continue;
+        }
         match b {
             0 => ev.nul_byte = true,
             b'\t' | 0x0b | 0x0c => out.push(b' '),
@@ -395,6 +422,7 @@ pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
     fold_overlong(&mut v, &mut ev);
     for _ in 0..2 {
         let mut changed = false;
+        let angles = v.iter().filter(|b| **b == b'<' || **b == b'>').count();
         if let Some(next) = html_decode(&v) {
             v = next;
             changed = true;
@@ -402,6 +430,9 @@ pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
         if let Some(next) = unescape(&v) {
             v = next;
             changed = true;
+        }
+        if changed && v.iter().filter(|b| **b == b'<' || **b == b'>').count() > angles {
+            ev.encoded_angle = true;
         }
         if let Some(next) = percent_decode(&v, false, &mut ev) {
             v = next;

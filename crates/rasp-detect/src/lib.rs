@@ -612,6 +612,25 @@ impl Detector {
             self.run(&self.path, &path, source, &mut out);
         }
 
+        // NUL bytes used as SQL whitespace (`select%00name%00from`): read the
+        // SQL rules again with NUL as a space.
+        if evasions.nul_byte {
+            let spaced: Vec<u8> = raw.iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
+            let with_nul_as_space = if spaced.contains(&b'%') {
+                let mut s = String::from_utf8_lossy(&spaced)
+                    .replace("%00", " ")
+                    .into_bytes();
+                s.retain(|b| *b != 0);
+                s
+            } else {
+                spaced
+            };
+            let (alt, _) = normalize(&with_nul_as_space, plus);
+            let mut extra = Findings::default();
+            self.run(&self.sql, &sql_fold(&alt), source, &mut extra);
+            extra.retain(|f| !out.iter().any(|o| o.rule == f.rule));
+            out.extend(extra);
+        }
         // Shell quoting used to hide words (`c'a't /et"c"/pa\ss\wd`): the
         // command and file rules read the value with the quotes removed.
         if decoded
@@ -646,8 +665,19 @@ impl Detector {
             }
         }
         // SSRF: URLs to internal hosts or with dangerous schemes.
-        if decoded.windows(3).any(|w| w == b"://")
-            && let Some(hit) = ssrf::check(&String::from_utf8_lossy(&decoded), source.is_text())
+        let as_text = String::from_utf8_lossy(&decoded);
+        if matches!(source, SourceKind::QueryValue | SourceKind::FormValue)
+            && ssrf::bare_internal_host(&as_text)
+        {
+            out.0.push(Finding {
+                class: Class::Ssrf,
+                rule: "ssrf-internal-host",
+                severity: 4,
+                confidence: Confidence::High,
+                excerpt: excerpt(&decoded, 0, decoded.len()),
+            });
+        } else if decoded.contains(&b':')
+            && let Some(hit) = ssrf::check(&as_text, source.is_text())
         {
             out.0.push(Finding {
                 class: Class::Ssrf,
@@ -656,6 +686,18 @@ impl Detector {
                     ssrf::SsrfHit::InternalHost => "ssrf-internal-host",
                 },
                 severity: 5,
+                confidence: Confidence::High,
+                excerpt: excerpt(&decoded, 0, decoded.len()),
+            });
+        }
+        // Markup hidden behind entities or escapes in a parameter is an
+        // evasion: nobody encodes `<` that way by accident.
+        if evasions.encoded_angle && !source.is_text() && !out.iter().any(|f| f.class == Class::Xss)
+        {
+            out.0.push(Finding {
+                class: Class::Xss,
+                rule: "xss-encoded-markup",
+                severity: 4,
                 confidence: Confidence::High,
                 excerpt: excerpt(&decoded, 0, decoded.len()),
             });
@@ -817,5 +859,6 @@ pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
                 1,
                 Confidence::High,
             ),
+            ("xss-encoded-markup", Class::Xss, 1, Confidence::High),
         ])
 }

@@ -10,6 +10,14 @@ const DANGEROUS_SCHEMES: &[&str] = &[
 const WEB_SCHEMES: &[&str] = &["http", "https", "ftp", "ftps", "ws", "wss"];
 const INTERNAL_NAMES: &[&str] = &[
     "localhost",
+    "localhost4",
+    "localhost6",
+    "localhost4.localdomain4",
+    "localhost6.localdomain6",
+    "lvh.me",
+    "localtest.me",
+    "metadata.packet.net",
+    "metadata.tencentyun.com",
     "localhost.localdomain",
     "ip6-localhost",
     "ipv6-localhost",
@@ -71,6 +79,7 @@ fn internal_v4(ip: Ipv4Addr) -> bool {
         || ip.is_broadcast()
         || ip.octets()[0] == 0
         || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        || ip.octets()[..3] == [192, 0, 0]
 }
 
 fn internal_v6(ip: Ipv6Addr) -> bool {
@@ -78,6 +87,15 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
         return internal_v4(v4);
     }
     let s = ip.segments();
+    // IPv4-compatible form ::a.b.c.d
+    if s[..6].iter().all(|x| *x == 0) && (s[6] != 0 || s[7] > 1) {
+        return internal_v4(Ipv4Addr::new(
+            (s[6] >> 8) as u8,
+            s[6] as u8,
+            (s[7] >> 8) as u8,
+            s[7] as u8,
+        ));
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || (s[0] & 0xfe00) == 0xfc00
@@ -90,9 +108,24 @@ pub(crate) fn internal_host(host: &str) -> bool {
     if host.is_empty() {
         return false;
     }
-    if INTERNAL_NAMES.contains(&host) || host.ends_with(".localhost") || host.ends_with(".internal")
+    if INTERNAL_NAMES.contains(&host)
+        || host.ends_with(".localhost")
+        || host.ends_with(".internal")
+        || host.ends_with(".cluster.local")
+        || host.ends_with(".lvh.me")
+        || host.ends_with(".localtest.me")
     {
         return true;
+    }
+    // nip.io-style names that embed an address: 169.254.169.254.nip.io
+    for suffix in [".nip.io", ".xip.io", ".sslip.io"] {
+        if let Some(embedded) = host.strip_suffix(suffix) {
+            let tail: Vec<&str> = embedded.rsplit(['.', '-']).take(4).collect();
+            let ip: String = tail.iter().rev().copied().collect::<Vec<_>>().join(".");
+            if ip.parse::<Ipv4Addr>().is_ok_and(internal_v4) {
+                return true;
+            }
+        }
     }
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         let inner = inner.split('%').next().unwrap_or(inner);
@@ -108,7 +141,20 @@ pub(crate) fn internal_host(host: &str) -> bool {
         .bytes()
         .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b'x')
     {
-        return parse_ipv4_loose(host).is_some_and(internal_v4);
+        if parse_ipv4_loose(host).is_some_and(internal_v4) {
+            return true;
+        }
+        // Integers wider than 32 bits: some parsers keep the low 32 bits.
+        let wide = match host.strip_prefix("0x") {
+            Some(h) if !h.contains('.') => u128::from_str_radix(h, 16).ok(),
+            None if !host.contains('.') && host.bytes().all(|b| b.is_ascii_digit()) => {
+                host.parse::<u128>().ok()
+            }
+            _ => None,
+        };
+        if let Some(w) = wide.filter(|w| *w > u128::from(u32::MAX)) {
+            return internal_v4(Ipv4Addr::from((w & 0xffff_ffff) as u32));
+        }
     }
     // nip.io-style names that embed a loopback address
     host.starts_with("127.") && host.split('.').take(4).all(|p| p.parse::<u8>().is_ok())
@@ -121,48 +167,89 @@ pub(crate) enum SsrfHit {
     InternalHost,
 }
 
-/// Scans a (decoded, lowercase) value for URLs and judges each. In free
-/// text, `file://` URLs are ordinary (tool output, docs) and not judged.
+fn host_of(authority: &str) -> &str {
+    let hostport = authority.rsplit('@').next().unwrap_or(authority);
+    if hostport.starts_with('[') {
+        hostport.find(']').map_or(hostport, |e| &hostport[..=e])
+    } else {
+        hostport.split(':').next().unwrap_or(hostport)
+    }
+}
+
+fn authority_end(s: &str) -> usize {
+    s.find(['/', '?', '#', ' ', '"', '\'', '<', '>', '\\', '&'])
+        .unwrap_or(s.len())
+}
+
+/// Scans a (decoded, lowercase) value for URLs and judges each: any scheme
+/// with an internal host (also `http:127.0.0.1` without slashes, and hosts
+/// after an `@` anywhere in the URL), or a dangerous scheme. In free text,
+/// `file://` URLs are ordinary (tool output, docs) and not judged.
 pub(crate) fn check(v: &str, text: bool) -> Option<SsrfHit> {
-    let mut rest = v;
+    let bytes = v.as_bytes();
+    let mut from = 0;
     let mut guard = 0;
-    while let Some(pos) = rest.find("://") {
+    while let Some(rel) = v[from..].find(':') {
         guard += 1;
-        if guard > 16 {
+        if guard > 32 {
             break;
         }
-        // Scan back over ASCII scheme bytes: the start is always a char boundary.
-        let bytes = rest.as_bytes();
-        let mut scheme_start = pos;
-        while scheme_start > 0 {
-            let c = bytes[scheme_start - 1];
+        let pos = from + rel;
+        from = pos + 1;
+        let mut start = pos;
+        while start > 0 {
+            let c = bytes[start - 1];
             if c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.' {
-                scheme_start -= 1;
+                start -= 1;
             } else {
                 break;
             }
         }
-        let scheme = &rest[scheme_start..pos];
-        let after = &rest[pos + 3..];
-        let authority_end = after
-            .find(['/', '?', '#', ' ', '"', '\'', '<', '>', '\\'])
-            .unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        let hostport = authority.rsplit('@').next().unwrap_or(authority);
-        let host = if hostport.starts_with('[') {
-            hostport.find(']').map_or(hostport, |e| &hostport[..=e])
-        } else {
-            hostport.split(':').next().unwrap_or(hostport)
-        };
-        if DANGEROUS_SCHEMES.contains(&scheme) && !(text && scheme == "file") {
+        let scheme = &v[start..pos];
+        if scheme.is_empty() || !scheme.as_bytes()[0].is_ascii_alphabetic() || scheme.len() > 16 {
+            continue;
+        }
+        let rest = &v[pos + 1..];
+        let slashed = rest.starts_with("//");
+        let after = rest.trim_start_matches('/');
+        if DANGEROUS_SCHEMES.contains(&scheme) && slashed && !(text && scheme == "file") {
             return Some(SsrfHit::DangerousScheme);
         }
-        if WEB_SCHEMES.contains(&scheme) && internal_host(host) {
+        // Without `//` only the web schemes count (`http:127.0.0.1`); `a:b`
+        // in prose is not a URL.
+        if !slashed && !WEB_SCHEMES.contains(&scheme) {
+            continue;
+        }
+        let authority = &after[..authority_end(after)];
+        if internal_host(host_of(authority)) {
             return Some(SsrfHit::InternalHost);
         }
-        rest = &after[authority_end..];
+        // Parser confusion: `http://good.com &@127.0.0.1/`
+        let end = after.find(['"', '\'', '<', '>']).unwrap_or(after.len());
+        for part in after[..end].split('@').skip(1) {
+            if internal_host(host_of(&part[..authority_end(part)])) {
+                return Some(SsrfHit::InternalHost);
+            }
+        }
     }
     None
+}
+
+/// A value that is itself an internal host name (`localhost.localdomain/`,
+/// `host.docker.internal`), as in `?url=` parameters without a scheme.
+pub(crate) fn bare_internal_host(v: &str) -> bool {
+    let host = v.split(['/', '?', '#']).next().unwrap_or(v);
+    let host = host.split(':').next().unwrap_or(host);
+    // Names only: bare numbers and hex (`0x0`) are ordinary values.
+    !host.is_empty()
+        && host.len() < 80
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host.split('.').any(|label| {
+            label.len() > 1 && label.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+        })
+        && internal_host(host)
 }
 
 #[cfg(test)]
