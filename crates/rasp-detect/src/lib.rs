@@ -751,6 +751,15 @@ impl Detector {
                 Scope::Any => true,
                 Scope::NotText => !source.is_text(),
                 Scope::Only(s) => s == source,
+                Scope::Structural => matches!(
+                    source,
+                    SourceKind::Path
+                        | SourceKind::QueryName
+                        | SourceKind::FormName
+                        | SourceKind::Header
+                        | SourceKind::Cookie
+                        | SourceKind::JsonKey
+                ),
             };
             if !applies || out.iter().any(|f| f.rule == rule.id) {
                 continue;

@@ -25,6 +25,9 @@ pub(crate) enum Scope {
     NotText,
     /// Only this source.
     Only(SourceKind),
+    /// Places where a control character is never legitimate: path, names,
+    /// headers, cookies, JSON keys.
+    Structural,
 }
 
 pub(crate) struct Rule {
@@ -40,7 +43,7 @@ pub(crate) struct Rule {
 
 use Class::*;
 use Confidence::{High, Low, Medium};
-use Scope::{Any, NotText, Only};
+use Scope::{Any, NotText, Only, Structural};
 use View::{Decoded as D, Path as P, Sql as S};
 
 macro_rules! rule {
@@ -169,7 +172,7 @@ pub(crate) static RULES: &[Rule] = &[
         r"(?:0x2e){2}|(?:0x2e0x2e|\.\.)(?:0x2f|0x5c)"),
     // -------------------------------------------------------------- cmdi
     rule!("cmdi-chained-command", Cmdi, 1, High, 5, D, NotText,
-        r#"(?:[;&|\n`]|\$\()[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|telnet|ssh|nmap|useradd|sudo|su|printenv|awk|sed|xterm|base64|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|uptime|lsb_release|mount|cp|mv|tee|xargs|timeout|exec|eval|gcc|expr|nohup|setsid|net +(?:user|view|localgroup))(?:$|[\s;|&<>`$()'"\\{])|(?:[;&|\n`]|\$\()[ (]*(?:dir|type|more|find|head|tail|less|env|ver|set)(?: +(?:-{1,2}[a-z]|/|[a-z]:\\|\.{1,2}/|%|\$)| *$| *[;|&<>`])"#),
+        r#"(?:[;&|\n`]|\$\()[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|telnet|ssh|nmap|useradd|sudo|su|printenv|awk|sed|xterm|base64|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|uptime|lsb_release|mount|cp|mv|tee|xargs|timeout|exec|eval|gcc|expr|nohup|setsid|net +(?:user|view|localgroup))(?:$|[\s;|&<>`$()'"\\{])|(?:[;&|\n`]|\$\()[ (]*(?:dir|type|more|find|head|tail|less|env|ver|set)(?: +(?:-{1,2}[a-z]|/|[a-z]:[\\/]|\.{1,2}/|%|\$)| *$| *[;|&<>`])"#),
     rule!("cmdi-leading-command", Cmdi, 1, High, 5, D, NotText,
         r#"^[ (]*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|bash|sh|zsh|python[23]?|perl|ruby|php|ping|nslookup|sleep|echo|rm|chmod|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|netstat|type|dir|more|head|tail|find|grep)(?: +(?:-{1,2}[a-z]|/[a-z.]|[a-z]:\\|\.\.?/|\$|[0-9]+ *[;|&])|\$\{?ifs| *[;|&<>`]| *$)"#),
     rule!("cmdi-windows-batch", Cmdi, 1, High, 5, S, NotText,
@@ -208,6 +211,8 @@ pub(crate) static RULES: &[Rule] = &[
     // ----------------------------------------------------------------- ldapi
     rule!("ldapi-filter-breakout", Ldapi, 1, High, 5, D, Any,
         r"\)\s*\(\s*[|&!]|\(\s*[|&]\s*\(|\*\s*\)\s*\(|\*\s*\(\s*\)\s*[|&]|\)\s*\)\s*\(|\(\s*\w+\s*=\s*\*\s*\)\s*\)|\bobjectclass\s*=\s*\*|\buserpassword\s*=|\)\s*\(\s*\w+\s*=\s*\*"),
+    rule!("ldapi-attribute-filter", Ldapi, 1, High, 5, D, Any,
+        r"\)\s*[&|!]?\s*\(\s*[a-z][a-z0-9-]*\s*[~<>]?=|\b[a-z][a-z0-9-]*:(?:dn:)?[0-9]+(?:\.[0-9]+)+:=|\*\s*\)\s*\)"),
     rule!("xpath-injection", Ldapi, 1, High, 4, S, Any,
         r"\b(?:name|count|string-length|substring|contains|starts-with|text|position|last)\s*\(\s*[^)]{0,40}\)\s*(?:=|<|>|!=)|\bor\s+name\s*\(\s*\)|/(?:child|descendant|ancestor|parent|self)::"),
     // ------------------------------------------------------------------ ssti
@@ -232,6 +237,9 @@ pub(crate) static RULES: &[Rule] = &[
     // ------------------------------------------------------------ crlf
     rule!("crlf-header-injection", Crlf, 1, High, 5, D, NotText,
         r"[\r\n]+[^\S\r\n]*\S{0,4}?(?:set-cookie|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|access-control-[a-z-]+|host|remote-addr|cache-control|transfer-encoding|cookie|link|bcc|cc|to|from|subject)\s*:|[\r\n]+\s*http/\d|[\r\n]{2,}\s*<"),
+    rule!("crlf-structural", Crlf, 1, High, 5, D, Structural, r"[\r\n]"),
+    rule!("crlf-parameter-or-request-injection", Crlf, 1, High, 5, D, NotText,
+        r"[\r\n]+[a-z0-9_.\[\]-]{1,40}=|\b(?:get|post|put|head|delete|options|connect|trace|patch) +(?:https?://|/)\S* +http/\d"),
     rule!("crlf-any", Crlf, 2, Medium, 3, D, Only(SourceKind::Header),
         r"[\r\n]"),
     // ---------------------------------------------------------- php / code
