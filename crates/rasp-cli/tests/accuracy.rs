@@ -20,10 +20,10 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 93.0),
+    ("sqli", 99.0, 92.9),
     ("xss", 99.0, 94.8),
-    ("traversal", 97.0, 92.3),
-    ("cmdi", 97.0, 65.5),
+    ("traversal", 97.0, 94.7),
+    ("cmdi", 97.0, 67.0),
     ("ssrf", 95.0, 92.2),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),

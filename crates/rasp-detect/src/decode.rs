@@ -123,6 +123,21 @@ fn fold_overlong(input: &mut Vec<u8>, ev: &mut Evasions) {
             0xfc => 6,
             _ => 0,
         };
+        // IIS read `c0 af`, `c1 af`, `c1 9c`, `c1 1c` by their low six bits.
+        if (b == 0xc0 || b == 0xc1) && i + 1 < input.len() {
+            let hidden = match input[i + 1] & 0x3f {
+                0x2e => Some(b'.'),
+                0x2f => Some(b'/'),
+                0x1c => Some(b'\\'),
+                _ => None,
+            };
+            if let Some(h) = hidden {
+                out.push(h);
+                ev.overlong_utf8 = true;
+                i += 2;
+                continue;
+            }
+        }
         if len > 0
             && i + len <= input.len()
             && input[i + 1..i + len].iter().all(|c| c & 0xc0 == 0x80)

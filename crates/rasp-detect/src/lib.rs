@@ -597,10 +597,9 @@ impl Detector {
         if source != SourceKind::MultipartFilename && !self.worth_inspecting(raw) {
             return out;
         }
-        let plus = matches!(
-            source,
-            SourceKind::QueryValue | SourceKind::QueryName | SourceKind::FormValue
-        );
+        // Values arrive form-decoded from the layer: `+` is already a space
+        // where it was one, and a literal `+` now is an operator.
+        let plus = false;
         let (decoded, evasions) = normalize(raw, plus);
         let sql = sql_fold(&decoded);
         let path = path_view(&decoded);

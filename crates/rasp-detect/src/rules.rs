@@ -176,7 +176,7 @@ pub(crate) static RULES: &[Rule] = &[
         r"(?:0x2e){2}|(?:0x2e0x2e|\.\.)(?:0x2f|0x5c)"),
     // -------------------------------------------------------------- cmdi
     rule!("cmdi-chained-command", Cmdi, 1, High, 5, D, NotText,
-        r#"(?:[;&|\n`]|\$\()[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|telnet|ssh|nmap|useradd|sudo|su|printenv|awk|sed|xterm|base64|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|uptime|lsb_release|mount|cp|mv|tee|xargs|timeout|exec|eval|gcc|expr|nohup|setsid|net +(?:user|view|localgroup))(?:$|[\s;|&<>`$()'"\\{])|(?:[;&|\n`]|\$\()[ (]*(?:dir|type|more|find|head|tail|less|env|ver|set)(?: +(?:-{1,2}[a-z]|/|[a-z]:[\\/]|\.{1,2}/|%|\$)| *$| *[;|&<>`])"#),
+        r#"(?:[;&|\n`]|\$\()[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|telnet|ssh|nmap|useradd|sudo|su|printenv|awk|sed|xterm|base64|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|uptime|lsb_release|mount|cp|mv|tee|xargs|timeout|exec|eval|gcc|expr|nohup|setsid|pwd|sysinfo|netsh|phpinfo|net +(?:user|view|localgroup)|reg +(?:add|query|delete|save|export))(?:$|[\s;|&<>`$()'"\\{])|(?:[;&|\n`]|\$\()[ (]*(?:dir|type|more|find|head|tail|less|env|ver|set)(?: +(?:-{1,2}[a-z]|/|[a-z]:[\\/]|\.{1,2}/|%|\$)| *$| *[;|&<>`])"#),
     rule!("cmdi-leading-command", Cmdi, 1, High, 5, D, NotText,
         r#"^[ (]*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|bash|sh|zsh|python[23]?|perl|ruby|php|ping|nslookup|sleep|echo|rm|chmod|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|netstat|type|dir|more|head|tail|find|grep)(?: +(?:-{1,2}[a-z]|/[a-z.]|[a-z]:\\|\.\.?/|\$|[0-9]+ *[;|&])|\$\{?ifs| *[;|&<>`]| *$)"#),
     rule!("cmdi-windows-batch", Cmdi, 1, High, 5, S, NotText,
@@ -255,6 +255,7 @@ pub(crate) static RULES: &[Rule] = &[
         r"<\?(?:php\b|=)"),
     rule!("php-functions", Php, 1, High, 5, D, Any,
         r"(?:^|[^.:\w$>])(?:eval|assert|system|shell_exec|passthru|popen|proc_open|pcntl_exec|create_function|call_user_func(?:_array)?|preg_replace|base64_decode|gzinflate|gzuncompress|str_rot13|file_get_contents|file_put_contents|fwrite|readfile|include_once|require_once|phpinfo|unserialize|highlight_file|show_source|parse_ini_file|symlink|exec|fopen|include|require)\s*\(\s*(?:\$|['\x22]|\(|\w+\s*\()"),
+    rule!("php-info", Php, 1, High, 4, D, Any, r"\bphp(?:info|version)\s*\(\s*\)|!!python/(?:object|name|module)"),
     rule!("php-superglobals-wrappers", Php, 1, High, 5, D, Any,
         r"\$_(?:get|post|request|cookie|server|files|env|session)\b|\bphp://(?:input|filter|memory|fd|stdin|temp)|\b(?:phar|zip|expect|glob|zlib|compress\.zlib|ogg|rar|ssh2\.\w+)://|\b[oc]:\d+:\x22[a-z_\\]+\x22:\d+:\{|\ba:\d+:\{[sioadb]:\d+"),
     rule!("java-code", Java, 1, High, 5, D, Any,
