@@ -20,16 +20,16 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 93.7),
-    ("xss", 99.0, 94.8),
+    ("sqli", 99.0, 93.9),
+    ("xss", 99.0, 94.9),
     ("traversal", 97.0, 94.7),
-    ("cmdi", 97.0, 67.0),
+    ("cmdi", 97.0, 76.5),
     ("ssrf", 95.0, 92.2),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),
     ("nosqli", 95.0, 95.0),
     ("ldapi", 95.0, 93.1),
-    ("crlf", 95.0, 93.8),
+    ("crlf", 95.0, 95.0),
     ("jndi", 95.0, 95.0),
     ("shellshock", 95.0, 83.3),
 ];

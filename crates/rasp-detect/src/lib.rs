@@ -389,6 +389,19 @@ const KEYWORDS: &[&str] = &[
     "nc ",
     "||",
     "&&",
+    // Windows batch needs no punctuation: `if exist x echo y`
+    "echo",
+    " exist ",
+    " equ ",
+    " neq ",
+    " lss ",
+    " leq ",
+    " gtr ",
+    " geq ",
+    "errorlevel",
+    "sh -c",
+    "invoke-",
+    "mshta",
 ];
 
 /// Strings that are opaque tokens (UUIDs, JWTs, hex or base64 blobs,
@@ -749,6 +762,13 @@ impl Detector {
             let applies = match rule.scope {
                 Scope::Any => true,
                 Scope::NotText => !source.is_text(),
+                Scope::Value => {
+                    !source.is_text()
+                        && !matches!(
+                            source,
+                            SourceKind::QueryName | SourceKind::FormName | SourceKind::JsonKey
+                        )
+                }
                 Scope::Only(s) => s == source,
                 Scope::Structural => matches!(
                     source,

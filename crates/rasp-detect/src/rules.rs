@@ -23,6 +23,10 @@ pub(crate) enum Scope {
     /// Not in free-text bodies (JSON/XML values, form text), where the
     /// pattern is ordinary prose.
     NotText,
+    /// [`Scope::NotText`] minus names (query and form names, JSON keys):
+    /// rules that read a whole value as a command line, where a name such
+    /// as `uname` is ordinary.
+    Value,
     /// Only this source.
     Only(SourceKind),
     /// Places where a control character is never legitimate: path, names,
@@ -43,7 +47,7 @@ pub(crate) struct Rule {
 
 use Class::*;
 use Confidence::{High, Low, Medium};
-use Scope::{Any, NotText, Only, Structural};
+use Scope::{Any, NotText, Only, Structural, Value};
 use View::{Decoded as D, Path as P, Sql as S};
 
 macro_rules! rule {
@@ -181,17 +185,24 @@ pub(crate) static RULES: &[Rule] = &[
     // -------------------------------------------------------------- cmdi
     rule!("cmdi-chained-command", Cmdi, 1, High, 5, D, NotText,
         r#"(?:[;&|\n`]|\$\()[ (]*(?:[a-z_]+=\S* +)?(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|netcat|bash|sh|zsh|ksh|csh|dash|python[23]?|perl|ruby|php|ping|nslookup|dig|sleep|echo|rm|chmod|chown|touch|kill|killall|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|telnet|ssh|nmap|useradd|sudo|su|printenv|awk|sed|xterm|base64|grep|tar|crontab|mkfifo|socat|busybox|getent|hostname|reboot|shutdown|tasklist|taskkill|certutil|bitsadmin|wmic|netstat|arp|tracert|traceroute|passwd|uptime|lsb_release|mount|cp|mv|tee|xargs|timeout|exec|eval|gcc|expr|nohup|setsid|pwd|sysinfo|netsh|phpinfo|net +(?:user|view|localgroup)|reg +(?:add|query|delete|save|export))(?:$|[\s;|&<>`$()'"\\{])|(?:[;&|\n`]|\$\()[ (]*(?:dir|type|more|find|head|tail|less|env|ver|set)(?: +(?:-{1,2}[a-z]|/|[a-z]:[\\/]|\.{1,2}/|%|\$)| *$| *[;|&<>`])"#),
-    rule!("cmdi-leading-command", Cmdi, 1, High, 5, D, NotText,
+    rule!("cmdi-leading-command", Cmdi, 1, High, 5, D, Value,
         r#"^[ (]*(?:/?(?:usr/)?(?:local/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|ncat|bash|sh|zsh|python[23]?|perl|ruby|php|ping|nslookup|sleep|echo|rm|chmod|ps|ifconfig|ipconfig|powershell|cmd|systeminfo|netstat|type|dir|more|head|tail|find|grep)(?: +(?:-{1,2}[a-z]|/[a-z.]|[a-z]:\\|\.\.?/|\$|[0-9]+ *[;|&])|\$\{?ifs| *[;|&<>`]| *$)"#),
     rule!("cmdi-windows-batch", Cmdi, 1, High, 5, S, NotText,
-        r#"\bfor +(?:/[dflr] +)*(?:"[^"]*" +)?%%?~?[a-z\[~]\w* +in *\(|\bif +(?:/i +)?(?:not +)?(?:exist\b|errorlevel\b|defined\b|"?%[^% ]+%"? *(?:==|equ|neq|lss|leq|gtr|geq)\b)"#),
-    rule!("cmdi-obfuscated-word", Cmdi, 1, High, 5, D, Any, r"[a-z]\$(?:\(\)|\{\}|@|\*)[a-z]|[a-z]'{2}[a-z]|[a-z]\x22{2}[a-z]"),
-    rule!("cmdi-quoted-command", Cmdi, 1, High, 5, D, NotText,
+        r#"\bfor +(?:/[dflr] +)*(?:[a-z]:\\\S* +)?(?:"[^"]*" +)?%%?~?[^\s%]\w* +in *\(|\bif(?: +| */i +)(?:/i +)?(?:not +)?(?:exist\b|errorlevel\b|defined\b|"?%[^% ]+%"? *(?:==|(?:equ|neq|lss|leq|gtr|geq)\b)|\(?[^\s=()]+\)? +(?:equ|neq|lss|leq|gtr|geq) +\(?[^\s=()]+\)? +[a-z(]|\S+ *== *\S+ +[a-z(])"#),
+    rule!("cmdi-obfuscated-word", Cmdi, 1, High, 5, D, Any,
+        r"[a-z]\$(?:\(\)|\{\}|@|\*|\$|_)[a-z]|[a-z]'{2}[a-z]|[a-z]\x22{2}[a-z]|[a-z](?:``|[<>]\(\))[a-z]"),
+    rule!("cmdi-quoted-command", Cmdi, 1, High, 5, D, Value,
         r#"(?:^|['"])\s*(?:whoami|uname|ifconfig|ipconfig|netstat|systeminfo|nslookup|wget|curl)\b(?:\s|['"]|$)"#),
     rule!("cmdi-chained-command-text", Cmdi, 2, Medium, 3, S, Any,
         r"(?:[;|`]|\$\()[ (]*(?:/?(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|sleep|rm|ps|net|powershell|cmd)(?:$|[\s;|&<>`)])"),
     rule!("cmdi-substitution", Cmdi, 1, High, 5, D, Any,
         r"\$\(\s*(?:[a-z/{]|\()"),
+    rule!("cmdi-shell-expansion", Cmdi, 2, High, 4, D, NotText,
+        r#"<<<\s*['"`]?[a-z$]|(?:^|[\s;|&=])[<>]\(\s*[a-z]|\$\[[0-9 ]+[-+*/%][0-9 ]+\]|\$\{[a-z_]+(?:#|%|/|\^|,|:[-=+?])[^}]*\}|\{,[a-z]+,|\{[a-z$\\]*,-[a-z]|/[a-z?]*\[[a-z/?*]+\][a-z?]*/|(?:^|[\s;|&`'"])/(?:[a-z]*\?[a-z?]*|[a-z]+\*[a-z*]*|\*[a-z]+)/[a-z?*]*[?*]|\b(?:ba|z|k|da)?sh +-c +\S|\$\{?shell\}? +-c\b"#),
+    rule!("cmdi-powershell-cmdlet", Cmdi, 1, High, 5, S, NotText,
+        r#"\b(?:invoke-(?:webrequest|expression|restmethod|command|item)|start-process|new-object +(?:net\.webclient|system\.net\.)|downloadstring|downloadfile|set-mppreference|get-wmiobject)\b|(?:^|[;&|]) *(?:iwr|iwmi|iex|irm) +[-a-z('"$]|\bmshta(?:\.exe)? +\S"#),
+    rule!("cmdi-dot-shell", Cmdi, 2, High, 4, D, NotText,
+        r#"(?:^|[;\n])\s*\.\\?"?sh(?:ell)? +[a-z]"#),
     rule!("cmdi-backticks", Cmdi, 1, High, 5, D, NotText,
         r"`\s*(?:/?(?:usr/)?s?bin/)?(?:cat|ls|id|whoami|uname|wget|curl|nc|bash|sh|ping|sleep|echo|rm|ps|python|perl|ruby|php|nslookup|dig)\b[^`]*`"),
     rule!("cmdi-ifs-brace", Cmdi, 1, High, 5, D, Any,

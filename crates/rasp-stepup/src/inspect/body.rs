@@ -14,6 +14,9 @@ pub(crate) enum BodyKind {
     Xml,
     Multipart(String),
     Text,
+    /// No `Content-Type`: read by shape (many frameworks parse such a
+    /// body anyway, and attackers drop the header to dodge body rules).
+    Untyped,
 }
 
 /// The kind of body a request carries; `None` for bodies not inspected
@@ -51,7 +54,8 @@ pub(crate) fn body_kind(headers: &http::HeaderMap) -> Option<BodyKind> {
                 .map(|b| b.trim_matches('"').to_owned())?;
             BodyKind::Multipart(boundary)
         }
-        "" | "text/plain" => BodyKind::Text,
+        "" => BodyKind::Untyped,
+        "text/plain" => BodyKind::Text,
         m if m.starts_with("text/") => BodyKind::Text,
         _ => return None,
     })
@@ -242,7 +246,8 @@ pub(crate) fn inspect_body(
             for (name, value) in super::form_pairs(body) {
                 let key = Key::Prefixed("body.", &name);
                 insp.value(route, key, &name, SourceKind::FormName, out);
-                insp.value(route, key, &value, SourceKind::FormValue, out);
+                let value = value.as_deref().unwrap_or(&name);
+                insp.value(route, key, value, SourceKind::FormValue, out);
             }
         }
         BodyKind::Xml => {
@@ -251,5 +256,32 @@ pub(crate) fn inspect_body(
         }
         BodyKind::Multipart(boundary) => multipart(insp, route, boundary, body, out),
         BodyKind::Text => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
+        BodyKind::Untyped => {
+            let sniffed = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+                Some(b'{' | b'[') if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
+                    BodyKind::Json
+                }
+                Some(b'<') => BodyKind::Xml,
+                _ if looks_like_form(body) => BodyKind::Form,
+                _ => BodyKind::Text,
+            };
+            inspect_body(insp, route, &sniffed, body, out);
+        }
     }
+}
+
+/// `name=value(&name=value)*` on one line, names made of token characters.
+fn looks_like_form(body: &[u8]) -> bool {
+    let body = body.strip_suffix(b"\n").unwrap_or(body);
+    let body = body.strip_suffix(b"\r").unwrap_or(body);
+    !body.contains(&b'\n')
+        && body.split(|b| *b == b'&').all(|pair| {
+            pair.iter().position(|b| *b == b'=').is_some_and(|eq| {
+                eq > 0
+                    && pair[..eq].iter().all(|b| {
+                        b.is_ascii_alphanumeric()
+                            || matches!(b, b'_' | b'-' | b'.' | b'[' | b']' | b'%')
+                    })
+            })
+        })
 }

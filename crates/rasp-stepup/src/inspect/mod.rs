@@ -182,8 +182,11 @@ type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
 /// `name=value` pairs of a query string or form body, percent-decoded to
 /// bytes (`+` is a space), borrowed when nothing needs decoding. Invalid
 /// UTF-8 is kept as it is: overlong sequences are evidence the detectors
-/// need.
-pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Bytes<'_>, Bytes<'_>)> + '_ {
+/// need. A bare name (no `=`, as in `?;ls -la`) comes with `None`: it is
+/// often the whole injected input, so callers read it as a value too.
+pub(crate) fn form_pairs(
+    input: &[u8],
+) -> impl Iterator<Item = (Bytes<'_>, Option<Bytes<'_>>)> + '_ {
     fn dec(s: &[u8]) -> Bytes<'_> {
         if !s.iter().any(|b| *b == b'%' || *b == b'+') {
             return std::borrow::Cow::Borrowed(s);
@@ -197,12 +200,9 @@ pub(crate) fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Bytes<'_>, Bytes
     input
         .split(|b| *b == b'&')
         .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (n, v) = match pair.iter().position(|b| *b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &b""[..]),
-            };
-            (dec(n), dec(v))
+        .map(|pair| match pair.iter().position(|b| *b == b'=') {
+            Some(i) => (dec(&pair[..i]), Some(dec(&pair[i + 1..]))),
+            None => (dec(pair), None),
         })
 }
 
@@ -287,7 +287,8 @@ impl Inspector {
             for (name, value) in form_pairs(q.as_bytes()) {
                 let key = Key::Prefixed("query.", &name);
                 self.value(route, key, &name, SourceKind::QueryName, &mut out);
-                self.value(route, key, &value, SourceKind::QueryValue, &mut out);
+                let value = value.as_deref().unwrap_or(&name);
+                self.value(route, key, value, SourceKind::QueryValue, &mut out);
             }
         }
         for name in &self.rules.headers {

@@ -57,11 +57,11 @@ fn get(uri: &str) -> Request<Body> {
 
 fn post(uri: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Request<Body> {
     let body = body.into();
-    Request::post(uri)
-        .header("content-type", content_type)
-        .header("content-length", body.len())
-        .body(Body::from(body))
-        .unwrap()
+    let mut req = Request::post(uri).header("content-length", body.len());
+    if !content_type.is_empty() {
+        req = req.header("content-type", content_type);
+    }
+    req.body(Body::from(body)).unwrap()
 }
 
 async fn send(svc: &Svc, req: Request<Body>) -> Response<Body> {
@@ -151,6 +151,19 @@ async fn each_input_location_is_inspected() {
                 "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"shell.php\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--XyZ--\r\n",
             ),
         ),
+        ("bare query name", get("/ping?;cat%20/etc/passwd")),
+        (
+            "form body without a content type",
+            post("/run", "", "host=127.0.0.1%3Bcat+%2Fetc%2Fpasswd\n"),
+        ),
+        (
+            "json body without a content type",
+            post(
+                "/api",
+                "",
+                r#"{"q":"1' UNION SELECT password FROM users--"}"#,
+            ),
+        ),
         (
             "xml",
             post(
@@ -175,6 +188,7 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
         "/search?q=O%27Neil+and+Sons",
         "/search?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
         "/search?id=3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "/profile?uname=john+doe&cmd=",
     ] {
         assert_eq!(send(&svc, get(uri)).await.status(), StatusCode::OK, "{uri}");
     }
@@ -182,7 +196,13 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
     let res = send(&svc, post("/api", "application/json", json)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body_text(res).await, json);
-    assert_eq!(calls.load(Ordering::SeqCst), 5);
+    let res = send(
+        &svc,
+        post("/notes", "", "Meet at 5; bring cat food | snacks"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK, "untyped prose is free text");
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
 }
 
 #[tokio::test]
