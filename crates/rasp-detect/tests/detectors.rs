@@ -68,6 +68,11 @@ fn attacks_and_their_benign_twins() {
         (Class::Cmdi, "IF 2 GEQ 15 echo bigger", "if 2 > 15, say so"),
         (Class::Cmdi, "cat /e??/p?ss??", "what is this?/why?"),
         (Class::Cmdi, "{l,-lh}s", "{a, b}"),
+        (Class::Cmdi, "c{a,oun}t /etc/hosts", "c{a, b}t"),
+        (Class::Cmdi, "; cat /et'c/pa'ss'wd", "O'Neil's"),
+        (Class::Cmdi, ";$a cat test.txt", "costs $5 each"),
+        (Class::Cmdi, "x; alias ls='rm -rf /'", "alias: Ana"),
+        (Class::Cmdi, " ping.exe -n 31 127.0.0.1", "ping me at 3"),
         (Class::Cmdi, "nohup sh -c id", "sh is short for shell"),
         (
             Class::Cmdi,
