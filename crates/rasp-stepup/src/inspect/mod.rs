@@ -179,6 +179,18 @@ impl Key<'_> {
 
 type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
 
+/// `#106`, `#x6A;`, `lpar;`: what is left of `&#106` once `&` split a query.
+fn is_entity_tail(name: &[u8]) -> bool {
+    match name {
+        [b'#', b'x' | b'X', rest @ ..] => rest.first().is_some_and(u8::is_ascii_hexdigit),
+        [b'#', rest @ ..] => rest.first().is_some_and(u8::is_ascii_digit),
+        _ => {
+            let letters = name.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+            (2..=8).contains(&letters) && name.get(letters) == Some(&b';')
+        }
+    }
+}
+
 /// `name=value` pairs of a query string or form body, percent-decoded to
 /// bytes (`+` is a space), borrowed when nothing needs decoding. Invalid
 /// UTF-8 is kept as it is: overlong sequences are evidence the detectors
@@ -284,11 +296,30 @@ impl Inspector {
             );
         }
         if let Some(q) = uri.query() {
-            for (name, value) in form_pairs(q.as_bytes()) {
+            let mut split = false;
+            for (i, (name, value)) in form_pairs(q.as_bytes()).enumerate() {
                 let key = Key::Prefixed("query.", &name);
                 self.value(route, key, &name, SourceKind::QueryName, &mut out);
+                split |= i > 0 && value.is_none() && is_entity_tail(&name);
                 let value = value.as_deref().unwrap_or(&name);
                 self.value(route, key, value, SourceKind::QueryValue, &mut out);
+            }
+            if split {
+                // A bare name that is the tail of an HTML character reference
+                // (`#x6A`, `#106;`, `colon;`) means a raw `&` cut one value
+                // in pieces that look harmless alone: read the whole query
+                // string as well.
+                let whole: Vec<u8> = q
+                    .bytes()
+                    .map(|b| if b == b'+' { b' ' } else { b })
+                    .collect();
+                self.value(
+                    route,
+                    Key::Static("query"),
+                    &whole,
+                    SourceKind::QueryValue,
+                    &mut out,
+                );
             }
         }
         for name in &self.rules.headers {

@@ -153,6 +153,12 @@ async fn each_input_location_is_inspected() {
         ),
         ("bare query name", get("/ping?;cat%20/etc/passwd")),
         (
+            "entities split by a raw &",
+            get(
+                "/p?q=%3Ca%20href=&%23x6A&%23x61&%23x76&%23x61&%23x73&%23x63&%23x72&%23x69&%23x70&%23x74&%23x3A&%23x61lert(1)%3E",
+            ),
+        ),
+        (
             "form body without a content type",
             post("/run", "", "host=127.0.0.1%3Bcat+%2Fetc%2Fpasswd\n"),
         ),
@@ -189,6 +195,7 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
         "/search?token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
         "/search?id=3fa85f64-5717-4562-b3fc-2c963f66afa6",
         "/profile?uname=john+doe&cmd=",
+        "/search?q=SMALL+%22&%22+SIGN&flag",
     ] {
         assert_eq!(send(&svc, get(uri)).await.status(), StatusCode::OK, "{uri}");
     }
@@ -202,7 +209,7 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK, "untyped prose is free text");
-    assert_eq!(calls.load(Ordering::SeqCst), 7);
+    assert_eq!(calls.load(Ordering::SeqCst), 8);
 }
 
 #[tokio::test]
