@@ -77,6 +77,8 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("sqli-case-when", Sqli, 2, High, 4, S, NotText, r"\bcase\b.{0,40}\bwhen\b.{0,80}\bthen\b"),
     rule!("sqli-quote-operator-quote", Sqli, 1, High, 4, S, NotText,
         r#"' +(?:<<|>>|<=>|&&|\|\||[&|^/%*+=<>!~-]) +'|' *(?:and|or|xor|div|mod|not|like|rlike|regexp|is|in|between|sounds like|not like|not rlike|not regexp|eqv|imp|<=>|<<|>>|&&|\|\||[&|^%!~]) *'|'(?:\^|\|[^|']|&[^&']|<<|>>|!=|~)[^' ]{0,24}'|'(?:or|and|xor)[!~(-]|' *(?:grant|revoke|shutdown|declare)\b"#),
+    rule!("sqli-quote-break-expression", Sqli, 2, High, 4, S, Value,
+        r#"^[\w.@-]{1,20}['"`] ?(?:[-+*/%^|&=<>!~]|(?:or|and|xor|div|mod|like|rlike|regexp|is|not|in|sounds|collate|binary|union|having|group|order|procedure|limit|into)\b)[^'"`]{0,120}?(?:['"`][\w.@-]{0,12} ?$|(?:#|--|;)[^'"`]{0,20}$)|^['"`] ?(?:[-+*/%^|&=<>!~]|(?:or|and|xor|div|mod|like|rlike|regexp|is|not|in|sounds|collate|binary|union|having|group|order|procedure|limit|into)\b)[^'"`]{0,120}?(?:#|--|;)[^'"`]{0,20}$"#),
     rule!("sqli-number-boolean-identifier", Sqli, 1, High, 4, S, NotText,
         r"(?:^|[ (])-?\d+[) ]*\b(?:and|or|xor|&&|\|\|)\b *[a-z_][a-z0-9_.]* *(?:=|<>|!=|<|>|\bis\b|\blike\b|\bin\b|\bregexp\b|\(\))|^-?\d+ *\)? *union\b|(?:^|[ (])(?:or|and) +[a-z0-9_]+ *(?:=|<>|!=|<|>|\blike\b) *[a-z0-9_'\x22]+ *$"),
     rule!("sqli-tautology-quote", Sqli, 1, High, 5, S, Any,

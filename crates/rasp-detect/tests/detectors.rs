@@ -34,6 +34,13 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "1; DROP TABLE users--", "drop off at table 4"),
         (Class::Sqli, "1 AND SLEEP(5)", "sleep well"),
         (Class::Sqli, "admin'--", "rock 'n' roll"),
+        (
+            Class::Sqli,
+            "aa' / current_date regexp '0",
+            "\"not for sale\"",
+        ),
+        (Class::Sqli, "1' * id - '0", "5' 10\" tall"),
+        (Class::Sqli, "'=0--+", "'70s music"),
         (Class::Xss, "<script>alert(1)</script>", "<b>bold</b> text"),
         (
             Class::Xss,
