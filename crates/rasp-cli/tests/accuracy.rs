@@ -20,7 +20,7 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 94.7),
+    ("sqli", 99.0, 95.1),
     ("xss", 99.0, 95.5),
     ("traversal", 97.0, 94.7),
     ("cmdi", 97.0, 80.2),

@@ -41,6 +41,14 @@ fn attacks_and_their_benign_twins() {
         ),
         (Class::Sqli, "1' * id - '0", "5' 10\" tall"),
         (Class::Sqli, "'=0--+", "'70s music"),
+        (Class::Sqli, "HOPE AND 8=(3)", "hope and 8 (three)"),
+        (Class::Sqli, " OR x=x#", "color=red; size=m"),
+        (Class::Sqli, "id having (1 or true)", "having 1 or two"),
+        (
+            Class::Sqli,
+            "1) and make_set(1559=4863,4863)",
+            "make set (of 2)",
+        ),
         (Class::Xss, "<script>alert(1)</script>", "<b>bold</b> text"),
         (
             Class::Xss,
