@@ -207,6 +207,61 @@ const NAMED: &[(&str, &str)] = &[
     ("vert", "|"),
 ];
 
+/// Nibble encoding (`%%35%%63`, `%%35c`, `%5%63`): each hex digit of an
+/// escape is itself percent-encoded, which servers that decode twice read
+/// as `%5c`. Plain percent-decoding would glue the leftovers to the next
+/// bytes (`%5%cetc` becomes `\xCEtc`), so the digits are joined first.
+fn nibble_encoded(input: &[u8]) -> Option<Vec<u8>> {
+    /// A hex digit at `i`, written plainly, as `%HH` or as `%%HH`.
+    fn digit(input: &[u8], i: usize) -> Option<(u8, usize)> {
+        let esc = |j: usize| -> Option<u8> {
+            let d = hex(*input.get(j + 1)?)? << 4 | hex(*input.get(j + 2)?)?;
+            hex(d).map(|_| d)
+        };
+        match input.get(i)? {
+            b'%' if input.get(i + 1) == Some(&b'%') => esc(i + 1).map(|d| (d, 4)),
+            b'%' => esc(i).map(|d| (d, 3)),
+            b if hex(*b).is_some() => Some((*b, 1)),
+            _ => None,
+        }
+    }
+    // `%5%c`: what one decoding pass leaves of `%%35%%63`. `%5%` is never
+    // a valid escape, so joining the digits is unambiguous.
+    let half =
+        |w: &[u8]| w[0] == b'%' && hex(w[1]).is_some() && w[2] == b'%' && hex(w[3]).is_some();
+    if !input.windows(2).any(|w| w == b"%%") && !input.windows(4).any(half) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    let mut changed = false;
+    while i < input.len() {
+        if input.get(i..i + 4).is_some_and(half) {
+            out.extend_from_slice(&[b'%', input[i + 1], input[i + 3]]);
+            i += 4;
+            changed = true;
+            continue;
+        }
+        if input[i] == b'%' {
+            // `%%HH` then a second digit in any form.
+            let first = (input.get(i + 1) == Some(&b'%'))
+                .then(|| digit(input, i + 1).filter(|(_, n)| *n == 3))
+                .flatten();
+            if let Some((d1, n1)) = first
+                && let Some((d2, n2)) = digit(input, i + 1 + n1)
+            {
+                out.extend_from_slice(&[b'%', d1, d2]);
+                i += 1 + n1 + n2;
+                changed = true;
+                continue;
+            }
+        }
+        out.push(input[i]);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
 /// HTML character references: named (a useful subset), decimal and hex,
 /// with or without the semicolon, any number of leading zeros (bounded).
 pub(crate) fn html_decode(input: &[u8]) -> Option<Vec<u8>> {
@@ -420,7 +475,13 @@ fn compact(input: &[u8], ev: &mut Evasions) -> Vec<u8> {
 /// The decoded view of a value, with the evasions met.
 pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
     let mut ev = Evasions::default();
-    let mut v = raw.to_vec();
+    let mut v = match nibble_encoded(raw) {
+        Some(v) => {
+            ev.multi_encoded = true;
+            v
+        }
+        None => raw.to_vec(),
+    };
     let mut passes = 0;
     while passes < 3 {
         match percent_decode(&v, plus_is_space && passes == 0, &mut ev) {
@@ -546,6 +607,19 @@ mod tests {
         assert_eq!(n("&#60&#x3C;&#000060;"), "<<<");
         assert_eq!(n("java&#x09;script&colon;"), "java script:");
         assert_eq!(n("AT&T"), "at&t");
+    }
+
+    #[test]
+    fn nibble_encoded_escapes_are_joined() {
+        assert_eq!(n("etc%%35%%63passwd"), "etc\\passwd");
+        assert_eq!(n("%%32%%65%%32%%65/"), "../");
+        assert_eq!(n("%%35c"), "\\");
+        // what one decoding pass leaves of `%%35%%63`
+        assert_eq!(n("etc%5%cissue"), "etc\\issue");
+        // not nibbles: a percent sign, a valid escape, text
+        assert_eq!(n("50%% off"), "50%% off");
+        assert_eq!(n("5%%20x"), "5% x");
+        assert_eq!(n("%5%zz"), "%5%zz");
     }
 
     #[test]

@@ -61,6 +61,16 @@ fn attacks_and_their_benign_twins() {
             "JavaScript: the good parts",
         ),
         (Class::Xss, "\"><svg/onload=alert(1)>", "5\" x 7\" photo"),
+        (
+            Class::Traversal,
+            "%c0%5e%c0%5e%%35%%63etc%%35%%63issue",
+            "etc. issues, 5% off",
+        ),
+        (
+            Class::Traversal,
+            "C:/documents and settings/administrator/ntuser.dat",
+            "documents and settings",
+        ),
         (Class::Traversal, "../../../../etc/passwd", "docs/intro.md"),
         (
             Class::Traversal,
