@@ -186,6 +186,16 @@ fn authority_end(s: &str) -> usize {
 /// after an `@` anywhere in the URL), or a dangerous scheme. In free text,
 /// `file://` URLs are ordinary (tool output, docs) and not judged.
 pub(crate) fn check(v: &str, text: bool) -> Option<SsrfHit> {
+    let hit = check_once(v, text);
+    if hit.is_none() && v.contains("://\\") {
+        // Shell-escaped host names (`http://\\l\\o\\c\\a\\l\\h\\o\\s\\t/` as it
+        // arrives once JSON or C escapes were read).
+        return check_once(&v.replace('\\', ""), text);
+    }
+    hit
+}
+
+fn check_once(v: &str, text: bool) -> Option<SsrfHit> {
     let bytes = v.as_bytes();
     let mut from = 0;
     let mut guard = 0;
@@ -247,7 +257,9 @@ pub(crate) fn bare_internal_host(v: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && host.split('.').any(|label| {
-            label.len() > 1 && label.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+            label.len() > 1
+                && !label.starts_with("0x")
+                && label.bytes().any(|b| b.is_ascii_alphabetic())
         })
         && internal_host(host)
 }
@@ -285,6 +297,21 @@ mod tests {
             "deadbeef.com",
         ] {
             assert!(!internal_host(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn bare_host_names() {
+        for v in [
+            "localhost4/",
+            "ip6-loopback/",
+            "host.docker.internal",
+            "localhost:8080/x",
+        ] {
+            assert!(bare_internal_host(v), "{v}");
+        }
+        for v in ["0x7f/", "2130706433", "abc123/", "example.com/", "12/"] {
+            assert!(!bare_internal_host(v), "{v}");
         }
     }
 
