@@ -156,6 +156,8 @@ pub(crate) static RULES: &[Rule] = &[
         r#"["']\s*/?>\s*<\s*[a-z!]"#),
     rule!("xss-tag-close-open", Xss, 2, Medium, 3, D, Any,
         r"</[a-z]+\s*>\s*<[a-z]"),
+    rule!("xss-markup-declaration", Xss, 2, High, 4, D, Value,
+        r"<!--\s*(?:\[if\b|$)|^\s*-->|--><|<!\[(?:cdata\[|endif\]|if\b)|<!(?:doctype|attlist|entity|element)\b|<\?(?:import|xml)\b"),
     rule!("xss-generic-tag", Xss, 3, Low, 2, D, Any,
         r"<[a-z!/?][^>]{0,100}>"),
     // --------------------------------------------------------- traversal

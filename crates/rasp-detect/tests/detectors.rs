@@ -61,6 +61,7 @@ fn attacks_and_their_benign_twins() {
             "JavaScript: the good parts",
         ),
         (Class::Xss, "\"><svg/onload=alert(1)>", "5\" x 7\" photo"),
+        (Class::Xss, "--><!--[if gte IE 4]>", "login --> dashboard"),
         (
             Class::Traversal,
             "%c0%5e%c0%5e%%35%%63etc%%35%%63issue",
