@@ -31,7 +31,7 @@ const DETECTION: &[(&str, f64, f64)] = &[
     ("ldapi", 95.0, 93.1),
     ("crlf", 95.0, 95.0),
     ("jndi", 95.0, 95.0),
-    ("shellshock", 95.0, 83.3),
+    ("shellshock", 95.0, 95.0),
 ];
 
 /// (subset, maximum false-positive %): all targets are met.

@@ -328,6 +328,17 @@ impl Inspector {
                 self.value(route, key, v.as_bytes(), SourceKind::Header, &mut out);
             }
         }
+        // Shellshock rides in any header a CGI-style backend turns into an
+        // environment variable: every other header is checked for the
+        // function-definition prefix only (one byte comparison each).
+        for (name, v) in headers {
+            if v.as_bytes().trim_ascii_start().starts_with(b"()")
+                && !self.rules.headers.contains(name)
+            {
+                let key = Key::Prefixed("header.", name.as_str().as_bytes());
+                self.value(route, key, v.as_bytes(), SourceKind::Header, &mut out);
+            }
+        }
         if self.rules.cookies {
             for v in headers.get_all(http::header::COOKIE) {
                 for pair in v.as_bytes().split(|b| *b == b';') {

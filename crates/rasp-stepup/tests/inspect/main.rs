@@ -110,6 +110,13 @@ async fn each_input_location_is_inspected() {
         ("path", get("/files/..%2f..%2f..%2fetc%2fpasswd")),
         ("query name", get("/search?user[$ne]=1")),
         (
+            "shellshock in any header",
+            Request::get("/")
+                .header("x-anything", "() { :; }; /bin/cat /etc/passwd")
+                .body(Body::empty())
+                .unwrap(),
+        ),
+        (
             "user-agent",
             Request::get("/")
                 .header("user-agent", "${jndi:ldap://x/a}")
