@@ -212,15 +212,19 @@ const NAMED: &[(&str, &str)] = &[
 /// as `%5c`. Plain percent-decoding would glue the leftovers to the next
 /// bytes (`%5%cetc` becomes `\xCEtc`), so the digits are joined first.
 fn nibble_encoded(input: &[u8]) -> Option<Vec<u8>> {
-    /// A hex digit at `i`, written plainly, as `%HH` or as `%%HH`.
-    fn digit(input: &[u8], i: usize) -> Option<(u8, usize)> {
-        let esc = |j: usize| -> Option<u8> {
-            let d = hex(*input.get(j + 1)?)? << 4 | hex(*input.get(j + 2)?)?;
-            hex(d).map(|_| d)
-        };
+    /// `%HH` at `j` that encodes a hex digit.
+    fn escaped_digit(input: &[u8], j: usize) -> Option<u8> {
+        if input.get(j) != Some(&b'%') {
+            return None;
+        }
+        let d = hex(*input.get(j + 1)?)? << 4 | hex(*input.get(j + 2)?)?;
+        hex(d).map(|_| d)
+    }
+    /// A hex digit at `i` written plainly, as `%HH` or as `%%HH`, and its length.
+    fn any_digit(input: &[u8], i: usize) -> Option<(u8, usize)> {
         match input.get(i)? {
-            b'%' if input.get(i + 1) == Some(&b'%') => esc(i + 1).map(|d| (d, 4)),
-            b'%' => esc(i).map(|d| (d, 3)),
+            b'%' if input.get(i + 1) == Some(&b'%') => escaped_digit(input, i + 1).map(|d| (d, 4)),
+            b'%' => escaped_digit(input, i).map(|d| (d, 3)),
             b if hex(*b).is_some() => Some((*b, 1)),
             _ => None,
         }
@@ -234,32 +238,23 @@ fn nibble_encoded(input: &[u8]) -> Option<Vec<u8>> {
     }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
-    let mut changed = false;
     while i < input.len() {
         if input.get(i..i + 4).is_some_and(half) {
             out.extend_from_slice(&[b'%', input[i + 1], input[i + 3]]);
             i += 4;
-            changed = true;
-            continue;
-        }
-        if input[i] == b'%' {
+        } else if input[i] == b'%'
+            && let Some(d1) = escaped_digit(input, i + 1)
+            && let Some((d2, n2)) = any_digit(input, i + 4)
+        {
             // `%%HH` then a second digit in any form.
-            let first = (input.get(i + 1) == Some(&b'%'))
-                .then(|| digit(input, i + 1).filter(|(_, n)| *n == 3))
-                .flatten();
-            if let Some((d1, n1)) = first
-                && let Some((d2, n2)) = digit(input, i + 1 + n1)
-            {
-                out.extend_from_slice(&[b'%', d1, d2]);
-                i += 1 + n1 + n2;
-                changed = true;
-                continue;
-            }
+            out.extend_from_slice(&[b'%', d1, d2]);
+            i += 4 + n2;
+        } else {
+            out.push(input[i]);
+            i += 1;
         }
-        out.push(input[i]);
-        i += 1;
     }
-    changed.then_some(out)
+    (out != input).then_some(out)
 }
 
 /// HTML character references: named (a useful subset), decimal and hex,

@@ -29,7 +29,7 @@ use aho_corasick::AhoCorasick;
 use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 pub use decode::{Evasions, normalize, sql_fold};
-use rules::{RULES, Rule, Scope, View};
+use rules::{RULES, Rule, View};
 
 /// Attack classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -764,28 +764,7 @@ impl Detector {
         }
         for i in view.set.matches(v).iter() {
             let rule = view.rules[i];
-            let applies = match rule.scope {
-                Scope::Any => true,
-                Scope::NotText => !source.is_text(),
-                Scope::Value => {
-                    !source.is_text()
-                        && !matches!(
-                            source,
-                            SourceKind::QueryName | SourceKind::FormName | SourceKind::JsonKey
-                        )
-                }
-                Scope::Only(s) => s == source,
-                Scope::Structural => matches!(
-                    source,
-                    SourceKind::Path
-                        | SourceKind::QueryName
-                        | SourceKind::FormName
-                        | SourceKind::Header
-                        | SourceKind::Cookie
-                        | SourceKind::JsonKey
-                ),
-            };
-            if !applies || out.iter().any(|f| f.rule == rule.id) {
+            if !rule.scope.applies(source) || out.iter().any(|f| f.rule == rule.id) {
                 continue;
             }
             let (s, e) = view.regexes[i]

@@ -34,6 +34,28 @@ pub(crate) enum Scope {
     Structural,
 }
 
+impl Scope {
+    /// Whether a rule with this scope reads a value from `source`.
+    pub(crate) fn applies(self, source: SourceKind) -> bool {
+        let name = matches!(
+            source,
+            SourceKind::QueryName | SourceKind::FormName | SourceKind::JsonKey
+        );
+        match self {
+            Scope::Any => true,
+            Scope::NotText => !source.is_text(),
+            Scope::Value => !source.is_text() && !name,
+            Scope::Only(s) => s == source,
+            Scope::Structural => {
+                name || matches!(
+                    source,
+                    SourceKind::Path | SourceKind::Header | SourceKind::Cookie
+                )
+            }
+        }
+    }
+}
+
 pub(crate) struct Rule {
     pub(crate) id: &'static str,
     pub(crate) class: Class,

@@ -178,6 +178,14 @@ async fn each_input_location_is_inspected() {
             ),
         ),
         (
+            "xml body without a content type",
+            post(
+                "/api",
+                "",
+                r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#,
+            ),
+        ),
+        (
             "xml",
             post(
                 "/api",
