@@ -20,8 +20,8 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 95.1),
-    ("xss", 99.0, 95.9),
+    ("sqli", 99.0, 95.6),
+    ("xss", 99.0, 96.2),
     ("traversal", 97.0, 97.0),
     ("cmdi", 97.0, 80.2),
     ("ssrf", 95.0, 94.6),

@@ -377,6 +377,25 @@ pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
                 continue;
             }
         }
+        // CSS escapes `\0075` (1–6 hex digits and an optional space): read
+        // as CSS only when the zero padding rules out an octal escape.
+        let css = input[i + 1..]
+            .iter()
+            .take(6)
+            .take_while(|b| hex(**b).is_some())
+            .count();
+        if css >= 4 && input[i + 1..i + 3] == *b"00" {
+            let v = input[i + 1..i + 1 + css]
+                .iter()
+                .fold(0u32, |a, b| a * 16 + u32::from(hex(*b).unwrap_or(0)));
+            push_char(&mut out, v);
+            i += 1 + css;
+            if input.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            changed = true;
+            continue;
+        }
         if (b'0'..=b'7').contains(&n) {
             let mut j = i + 1;
             let mut v: u32 = 0;
@@ -524,32 +543,36 @@ pub fn sql_fold(v: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while i < v.len() {
         if v[i] == b'/' && v.get(i + 1) == Some(&b'*') {
-            let versioned = v.get(i + 2) == Some(&b'!');
+            if v.get(i + 2) == Some(&b'!') {
+                // MySQL runs a versioned comment's content: drop only the
+                // marker and its version number (the closing `*/` becomes
+                // a space below), so nested and unterminated ones keep
+                // their keywords too.
+                let mut s = i + 3;
+                while s < v.len() && v[s].is_ascii_digit() {
+                    s += 1;
+                }
+                if out.last() != Some(&b' ') {
+                    out.push(b' ');
+                }
+                i = s;
+                continue;
+            }
             let end = v[i + 2..]
                 .windows(2)
                 .position(|w| w == b"*/")
                 .map(|p| i + 2 + p);
-            match (versioned, end) {
-                (true, Some(e)) => {
-                    // keep the content after an optional version number
-                    let mut s = i + 3;
-                    while s < e && v[s].is_ascii_digit() {
-                        s += 1;
-                    }
-                    out.push(b' ');
-                    out.extend_from_slice(&v[s..e]);
-                    out.push(b' ');
-                    i = e + 2;
-                }
-                (false, Some(e)) => {
-                    out.push(b' ');
-                    i = e + 2;
-                }
-                (_, None) => {
-                    out.push(b' ');
-                    i = v.len();
-                }
+            if out.last() != Some(&b' ') {
+                out.push(b' ');
             }
+            i = end.map_or(v.len(), |e| e + 2);
+            continue;
+        }
+        if v[i] == b'*' && v.get(i + 1) == Some(&b'/') {
+            if out.last() != Some(&b' ') {
+                out.push(b' ');
+            }
+            i += 2;
             continue;
         }
         let b = v[i];
@@ -605,6 +628,15 @@ mod tests {
     }
 
     #[test]
+    fn css_escapes_need_their_zero_padding() {
+        assert_eq!(n("\\0075\\0072\\006C\\0028"), "url(");
+        assert_eq!(n("\\00006a ava"), "java");
+        // without the padding an escape stays octal
+        assert_eq!(n("\\101"), "a");
+        assert_eq!(n("\\0751"), "=1");
+    }
+
+    #[test]
     fn nibble_encoded_escapes_are_joined() {
         assert_eq!(n("etc%%35%%63passwd"), "etc\\passwd");
         assert_eq!(n("%%32%%65%%32%%65/"), "../");
@@ -637,6 +669,10 @@ mod tests {
     fn sql_comments_and_whitespace_fold() {
         assert_eq!(sql_fold(b"union/**/select"), b"union select");
         assert_eq!(sql_fold(b"union/*!50000select*/1"), b"union select 1");
+        assert_eq!(
+            sql_fold(b"1'/*!0union/*!0all/*!0select 1/*-"),
+            b"1' union all select 1 "
+        );
         assert_eq!(sql_fold(b"a \n\t b"), b"a b");
     }
 

@@ -49,6 +49,39 @@ fn attacks_and_their_benign_twins() {
             "1) and make_set(1559=4863,4863)",
             "make set (of 2)",
         ),
+        (
+            Class::Sqli,
+            "PI() AND COS(PI())=-1",
+            "pie and cos (lettuce)",
+        ),
+        (Class::Sqli, "1=1 AND-+-+-+~~((1))", "1=1 and more"),
+        (Class::Sqli, "' is 99999 = '", "\"<3\""),
+        (Class::Sqli, "'<~'", "\"NOT\" stuffer"),
+        (Class::Sqli, "\" or \"\"-\"", "necklace length 16\" or 18\""),
+        (Class::Sqli, "1e1AND-1=0.0UNION SELECT 2", "1950 union made"),
+        (Class::Sqli, "0x1-\r\n1/1/**/union", "1\r\nunion jack"),
+        (
+            Class::Sqli,
+            "' or MATCH username AGAINST ('+admin' IN BOOLEAN MODE);",
+            "match against (rivals)",
+        ),
+        (
+            Class::Sqli,
+            "1 || user_id is not null",
+            "it is null and void",
+        ),
+        (
+            Class::Xss,
+            "<a href=\"vbscript:MsgBox+1\">x</a>",
+            "<a href=\"/scripts/\">x</a>",
+        ),
+        (
+            Class::Xss,
+            "top[/al/.source+/ert/.source](1)",
+            "top[10] (list)",
+        ),
+        (Class::Xss, "[1].find(alert)", "find(alerts)"),
+        (Class::Xss, "a=alert,a(1)", "a=alerts, b(1)"),
         (Class::Xss, "<script>alert(1)</script>", "<b>bold</b> text"),
         (
             Class::Xss,
@@ -190,8 +223,17 @@ fn evasions_and_their_twins() {
         ("<scr%00ipt>alert(1)</scr%00ipt>", "a%00b"),
         // fullwidth characters
         ("＜script＞alert(1)＜/script＞", "ｆｕｌｌｗｉｄｔｈ text"),
-        // SQL comments between keywords
+        // SQL comments between keywords, MySQL versioned comments
         ("1'/**/OR/**/'1'='1", "a/**/b"),
+        (
+            "1'/*!0UNION/*!0ALL/*!0SELECT user,2/*!0FROM/*!0mysql.user/*-",
+            "a /*! b",
+        ),
+        // CSS escapes
+        (
+            "<div style=\"background-image:\\0075\\0072\\006C\\0028'\\006a\\0061\\0076\\0061\\0073\\0063\\0072\\0069\\0070\\0074\\003a\\0061\\006c\\0065\\0072\\0074\\0028\\0031\\0029'\\0029\">",
+            "<div style=\"color:\\0023 fff\">",
+        ),
         // shell quoting
         ("; c'a't /et\"c\"/pa\\ss\\wd", "it's a \"quote\""),
         // Log4Shell nested lookups
