@@ -404,6 +404,63 @@ const KEYWORDS: &[&str] = &[
     "mshta",
 ];
 
+/// Whether a value opens with a command that runs another one or a tool
+/// that no other field would name (`time who`, `ansible all -m ping`): a
+/// command line without any punctuation, which the byte table and the
+/// keywords cannot see. Only the first word is read.
+fn leads_with_tool(raw: &[u8]) -> bool {
+    let start = raw
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(raw.len());
+    let rest = &raw[start..];
+    let Some(end) = rest.iter().position(|b| *b == b' ') else {
+        return false;
+    };
+    if end > 16 {
+        return false;
+    }
+    let mut word = [0u8; 16];
+    for (w, b) in word.iter_mut().zip(&rest[..end]) {
+        *w = b.to_ascii_lowercase();
+    }
+    let word = &word[..end];
+    matches!(
+        word,
+        b"time"
+            | b"strace"
+            | b"ltrace"
+            | b"nohup"
+            | b"nice"
+            | b"sudo"
+            | b"doas"
+            | b"env"
+            | b"perf"
+            | b"set"
+            | b"date"
+            | b"knife"
+            | b"cscli"
+            | b"visudo"
+            | b"gdb"
+            | b"c89"
+            | b"c99"
+            | b"cpulimit"
+            | b"flock"
+            | b"lastlog"
+            | b"pip"
+            | b"pip3"
+            | b"pipx"
+            | b"exec"
+            | b"xargs"
+            | b"watch"
+            | b"timeout"
+            | b"stdbuf"
+            | b"ssh-copy-id"
+    ) || word.starts_with(b"ansible")
+        || word.starts_with(b"chef-")
+        || word.starts_with(b"rmt")
+}
+
 /// Strings that are opaque tokens (UUIDs, JWTs, hex or base64 blobs,
 /// numbers) are not code: most false positives of other engines come from
 /// them.
@@ -587,7 +644,9 @@ impl Detector {
 
     /// Whether a raw value needs the full analysis.
     fn worth_inspecting(&self, raw: &[u8]) -> bool {
-        raw.iter().any(|&b| self.special[usize::from(b)]) || self.keywords.is_match(raw)
+        raw.iter().any(|&b| self.special[usize::from(b)])
+            || self.keywords.is_match(raw)
+            || leads_with_tool(raw)
     }
 
     /// Inspects one value from `source`.

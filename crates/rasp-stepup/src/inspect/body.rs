@@ -270,18 +270,22 @@ pub(crate) fn inspect_body(
     }
 }
 
-/// `name=value(&name=value)*` on one line, names made of token characters.
+/// `name=value(&name=value)*` on one line, names made of token characters;
+/// after the first pair, bare pieces without `=` (`a=1&flag`) are allowed,
+/// as in query strings.
 fn looks_like_form(body: &[u8]) -> bool {
     let body = body.strip_suffix(b"\n").unwrap_or(body);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
     !body.contains(&b'\n')
-        && body.split(|b| *b == b'&').all(|pair| {
-            pair.iter().position(|b| *b == b'=').is_some_and(|eq| {
-                eq > 0
-                    && pair[..eq].iter().all(|b| {
-                        b.is_ascii_alphanumeric()
-                            || matches!(b, b'_' | b'-' | b'.' | b'[' | b']' | b'%')
-                    })
-            })
+        && body.split(|b| *b == b'&').enumerate().all(|(i, pair)| {
+            let eq = pair.iter().position(|b| *b == b'=');
+            (i > 0 && eq.is_none())
+                || eq.is_some_and(|eq| {
+                    eq > 0
+                        && pair[..eq].iter().all(|b| {
+                            b.is_ascii_alphanumeric()
+                                || matches!(b, b'_' | b'-' | b'.' | b'[' | b']' | b'%')
+                        })
+                })
         })
 }
