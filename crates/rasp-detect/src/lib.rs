@@ -343,6 +343,7 @@ const KEYWORDS: &[&str] = &[
     "benchmark",
     "having",
     "order by",
+    "case when",
     "group by",
     "insert",
     "delete",

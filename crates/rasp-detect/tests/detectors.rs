@@ -70,6 +70,13 @@ fn attacks_and_their_benign_twins() {
             "1 || user_id is not null",
             "it is null and void",
         ),
+        (Class::Sqli, "AND deleted = 0)", "and deleted items"),
+        (Class::Sqli, "in (2147483647,-1)", "in (2 weeks)"),
+        (
+            Class::Sqli,
+            "encode(lo_get(16200),'base64')::int",
+            "Foo::Bar",
+        ),
         (
             Class::Xss,
             "<a href=\"vbscript:MsgBox+1\">x</a>",

@@ -257,17 +257,43 @@ pub(crate) fn inspect_body(
         BodyKind::Multipart(boundary) => multipart(insp, route, boundary, body, out),
         BodyKind::Text => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
         BodyKind::Untyped => {
-            let sniffed = match body.iter().find(|b| !b.is_ascii_whitespace()) {
-                Some(b'{' | b'[') if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
-                    BodyKind::Json
-                }
-                Some(b'<') => BodyKind::Xml,
-                _ if looks_like_form(body) => BodyKind::Form,
-                _ => BodyKind::Text,
-            };
-            inspect_body(insp, route, &sniffed, body, out);
+            if is_encoded_blob(body.trim_ascii()) {
+                // Percent-encoded throughout, `=` included (`pay%3DAND+1%3D1`):
+                // read what it encodes, once; the decoded body is sniffed
+                // like any other.
+                let plus: Vec<u8> = body
+                    .trim_ascii()
+                    .iter()
+                    .map(|b| if *b == b'+' { b' ' } else { *b })
+                    .collect();
+                let decoded: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
+                inspect_body(insp, route, &sniff(&decoded), &decoded, out);
+            } else {
+                inspect_body(insp, route, &sniff(body), body, out);
+            }
         }
     }
+}
+
+/// What a body without a Content-Type holds.
+fn sniff(body: &[u8]) -> BodyKind {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{' | b'[') if serde_json::from_slice::<serde_json::Value>(body).is_ok() => {
+            BodyKind::Json
+        }
+        Some(b'<') => BodyKind::Xml,
+        _ if looks_like_form(body) => BodyKind::Form,
+        _ => BodyKind::Text,
+    }
+}
+
+/// One token without whitespace or `=` of its own that carries `%XX`
+/// escapes: a value or a form encoded once more.
+fn is_encoded_blob(body: &[u8]) -> bool {
+    !body.iter().any(|b| b.is_ascii_whitespace() || *b == b'=')
+        && body
+            .windows(3)
+            .any(|w| w[0] == b'%' && w[1].is_ascii_hexdigit() && w[2].is_ascii_hexdigit())
 }
 
 /// `name=value(&name=value)*` on one line, names made of token characters;

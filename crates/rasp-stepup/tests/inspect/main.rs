@@ -170,6 +170,14 @@ async fn each_input_location_is_inspected() {
             post("/run", "", "host=127.0.0.1%3Bcat+%2Fetc%2Fpasswd\n"),
         ),
         (
+            "form body with a bare piece, without a content type",
+            post("/run", "", "rce=alias a=c${KK}url&a google.com\n"),
+        ),
+        (
+            "percent-encoded form body without a content type",
+            post("/run", "", "pay%3DAND+2771%3D1709%29"),
+        ),
+        (
             "json body without a content type",
             post(
                 "/api",
@@ -224,7 +232,10 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK, "untyped prose is free text");
-    assert_eq!(calls.load(Ordering::SeqCst), 8);
+    let res = send(&svc, post("/notes", "", "Hello%2C+world%21+See+you+at+5")).await;
+    assert_eq!(res.status(), StatusCode::OK, "encoded untyped prose");
+    assert_eq!(body_text(res).await, "Hello%2C+world%21+See+you+at+5");
+    assert_eq!(calls.load(Ordering::SeqCst), 9);
 }
 
 #[tokio::test]
