@@ -355,6 +355,8 @@ const KEYWORDS: &[&str] = &[
     "or true",
     "script",
     "javascript",
+    "document.",
+    "window.",
     "passwd",
     "etc/",
     "../",

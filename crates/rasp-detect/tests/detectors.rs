@@ -89,6 +89,33 @@ fn attacks_and_their_benign_twins() {
         ),
         (Class::Xss, "[1].find(alert)", "find(alerts)"),
         (Class::Xss, "a=alert,a(1)", "a=alerts, b(1)"),
+        (
+            Class::Xss,
+            "document/*foo*/./*bar*/cookie",
+            "document/*draft*/.pdf",
+        ),
+        (
+            Class::Xss,
+            "self /*x*/ [ /*y*/ \"alert\"](\"xss\")",
+            "self [see \"notes\"]",
+        ),
+        (
+            Class::Xss,
+            "[].sort.call`${alert}1337`",
+            "call `make` twice",
+        ),
+        (Class::Xss, "new Function()", "new function (role)"),
+        (Class::Xss, "a= !![]", "![](image.png)"),
+        (
+            Class::Xss,
+            "<v:vmlframe src=\"foo.com/sup.fml\"/>",
+            "vml frame",
+        ),
+        (
+            Class::Xss,
+            "<\"onwebkitplaybacktargetavailabilitychanged=",
+            "<\"online\">",
+        ),
         (Class::Xss, "<script>alert(1)</script>", "<b>bold</b> text"),
         (
             Class::Xss,

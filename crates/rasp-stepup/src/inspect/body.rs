@@ -242,14 +242,7 @@ pub(crate) fn inspect_body(
             // Not JSON after all (or truncated): read it as text.
             Err(_) => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
         },
-        BodyKind::Form => {
-            for (name, value) in super::form_pairs(body) {
-                let key = Key::Prefixed("body.", &name);
-                insp.value(route, key, &name, SourceKind::FormName, out);
-                let value = value.as_deref().unwrap_or(&name);
-                insp.value(route, key, value, SourceKind::FormValue, out);
-            }
-        }
+        BodyKind::Form => insp.pairs(route, body, super::Pairs::FORM, out),
         BodyKind::Xml => {
             insp.value(route, Key::Static("body.xml"), body, SourceKind::Xml, out);
             xml_values(insp, route, body, out);

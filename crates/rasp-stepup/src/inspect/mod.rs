@@ -218,6 +218,30 @@ pub(crate) fn form_pairs(
         })
 }
 
+/// Where [`Inspector::pairs`] reads from: key prefixes and source kinds.
+#[derive(Clone, Copy)]
+pub(crate) struct Pairs {
+    prefix: &'static str,
+    whole: &'static str,
+    name: SourceKind,
+    value: SourceKind,
+}
+
+impl Pairs {
+    pub(crate) const QUERY: Self = Self {
+        prefix: "query.",
+        whole: "query",
+        name: SourceKind::QueryName,
+        value: SourceKind::QueryValue,
+    };
+    pub(crate) const FORM: Self = Self {
+        prefix: "body.",
+        whole: "body",
+        name: SourceKind::FormName,
+        value: SourceKind::FormValue,
+    };
+}
+
 /// The compiled inspection state shared by the layer.
 pub(crate) struct Inspector {
     pub(crate) rules: InspectionRules,
@@ -275,6 +299,35 @@ impl Inspector {
     }
 
     /// Path, query, headers and cookies.
+    /// The names and values of a query string or form body; bare names
+    /// are read as values too.
+    pub(crate) fn pairs(
+        &self,
+        route: Option<&str>,
+        input: &[u8],
+        to: Pairs,
+        out: &mut RequestFindings,
+    ) {
+        let mut split = false;
+        for (i, (name, value)) in form_pairs(input).enumerate() {
+            let key = Key::Prefixed(to.prefix, &name);
+            self.value(route, key, &name, to.name, out);
+            split |= i > 0 && value.is_none() && is_entity_tail(&name);
+            let value = value.as_deref().unwrap_or(&name);
+            self.value(route, key, value, to.value, out);
+        }
+        if split {
+            // A bare name that is the tail of an HTML character reference
+            // (`#x6A`, `#106;`, `colon;`) means a raw `&` cut one value in
+            // pieces that look harmless alone: read the whole input as well.
+            let whole: Vec<u8> = input
+                .iter()
+                .map(|b| if *b == b'+' { b' ' } else { *b })
+                .collect();
+            self.value(route, Key::Static(to.whole), &whole, to.value, out);
+        }
+    }
+
     pub(crate) fn head(
         &self,
         route: Option<&str>,
@@ -296,31 +349,7 @@ impl Inspector {
             );
         }
         if let Some(q) = uri.query() {
-            let mut split = false;
-            for (i, (name, value)) in form_pairs(q.as_bytes()).enumerate() {
-                let key = Key::Prefixed("query.", &name);
-                self.value(route, key, &name, SourceKind::QueryName, &mut out);
-                split |= i > 0 && value.is_none() && is_entity_tail(&name);
-                let value = value.as_deref().unwrap_or(&name);
-                self.value(route, key, value, SourceKind::QueryValue, &mut out);
-            }
-            if split {
-                // A bare name that is the tail of an HTML character reference
-                // (`#x6A`, `#106;`, `colon;`) means a raw `&` cut one value
-                // in pieces that look harmless alone: read the whole query
-                // string as well.
-                let whole: Vec<u8> = q
-                    .bytes()
-                    .map(|b| if b == b'+' { b' ' } else { b })
-                    .collect();
-                self.value(
-                    route,
-                    Key::Static("query"),
-                    &whole,
-                    SourceKind::QueryValue,
-                    &mut out,
-                );
-            }
+            self.pairs(route, q.as_bytes(), Pairs::QUERY, &mut out);
         }
         for name in &self.rules.headers {
             for v in headers.get_all(name) {

@@ -166,6 +166,14 @@ async fn each_input_location_is_inspected() {
             ),
         ),
         (
+            "form value split by a raw & inside an entity",
+            post(
+                "/run",
+                "application/x-www-form-urlencoded",
+                "q=<a href=\"ja&tab;vascript&colon;\" >",
+            ),
+        ),
+        (
             "form body without a content type",
             post("/run", "", "host=127.0.0.1%3Bcat+%2Fetc%2Fpasswd\n"),
         ),
