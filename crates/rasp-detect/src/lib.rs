@@ -751,7 +751,14 @@ impl Detector {
                 excerpt: excerpt(&decoded, 0, decoded.len()),
             });
         } else if decoded.contains(&b':')
-            && let Some(hit) = ssrf::check(&as_text, source.is_text())
+            && let Some(hit) = ssrf::check(&as_text, source.is_text()).or_else(|| {
+                // Backslash-interleaved hosts lose letters to escape
+                // decoding (`\\t` becomes a tab): judge them as sent too.
+                raw.windows(4).any(|w| w == b"://\\").then(|| {
+                    let sent = String::from_utf8_lossy(raw).to_ascii_lowercase();
+                    ssrf::check(&sent, source.is_text())
+                })?
+            })
         {
             out.0.push(Finding {
                 class: Class::Ssrf,

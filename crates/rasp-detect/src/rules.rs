@@ -279,7 +279,7 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("ldapi-filter-breakout", Ldapi, 1, High, 5, D, Any,
         r"\)\s*\(\s*[|&!]|\(\s*[|&]\s*\(|\*\s*\)\s*\(|\*\s*\(\s*\)\s*[|&]|\)\s*\)\s*\(|\(\s*\w+\s*=\s*\*\s*\)\s*\)|\bobjectclass\s*=\s*\*|\buserpassword\s*=|\)\s*\(\s*\w+\s*=\s*\*"),
     rule!("ldapi-attribute-filter", Ldapi, 1, High, 5, D, Any,
-        r"\)\s*[&|!]?\s*\(\s*[a-z][a-z0-9-]*\s*[~<>]?=|\b[a-z][a-z0-9-]*:(?:dn:)?[0-9]+(?:\.[0-9]+)+:=|\*\s*\)\s*\)"),
+        r"\)\s*[&|!]?\s*\(\s*[a-z][a-z0-9-]*\s*[~<>]?=|\b[a-z][a-z0-9-]*:(?:dn:)?[0-9]+(?:\.[0-9]+)+:=|\*\s*\)\s*\)|^(?:\*[|&]+|[|&]+\*)[()*|&]*$"),
     rule!("xpath-injection", Ldapi, 1, High, 4, S, Any,
         r"\b(?:name|count|string-length|substring|contains|starts-with|text|position|last)\s*\(\s*[^)]{0,40}\)\s*(?:=|<|>|!=)|\bor\s+name\s*\(\s*\)|/(?:child|descendant|ancestor|parent|self)::"),
     // ------------------------------------------------------------------ ssti

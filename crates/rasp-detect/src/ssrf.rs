@@ -96,10 +96,10 @@ fn internal_v6(ip: Ipv6Addr) -> bool {
             s[7] as u8,
         ));
     }
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || (s[0] & 0xfe00) == 0xfc00
-        || (s[0] & 0xffc0) == 0xfe80
+    // Loopback, unspecified, unique-local and link-local are all outside
+    // global unicast (2000::/3), as are reserved and unallocated ranges
+    // (`[a::]`, `[dead:beef::]`): nothing an application fetches.
+    (s[0] & 0xe000) != 0x2000
 }
 
 /// Whether a host names an internal address.
@@ -189,8 +189,9 @@ pub(crate) fn check(v: &str, text: bool) -> Option<SsrfHit> {
     let hit = check_once(v, text);
     if hit.is_none() && v.contains("://\\") {
         // Shell-escaped host names (`http://\\l\\o\\c\\a\\l\\h\\o\\s\\t/` as it
-        // arrives once JSON or C escapes were read).
-        return check_once(&v.replace('\\', ""), text);
+        // arrives once JSON or C escapes were read, `\\t` possibly read as a
+        // tab): URL parsers drop tabs and newlines, so they go too.
+        return check_once(&v.replace(['\\', '\t', '\n', '\r'], ""), text);
     }
     hit
 }

@@ -206,6 +206,17 @@ fn attacks_and_their_benign_twins() {
         ),
         (
             Class::Ssrf,
+            "http://[dead:beef::1]/",
+            "http://[2a00:1450:4001::1]/",
+        ),
+        (
+            Class::Ssrf,
+            "http://\\\\l\\\\o\\\\c\\\\a\\\\l\\\\h\\\\o\\\\s\\\\t/",
+            "http://\\\\e\\\\x\\\\a\\\\m\\\\p\\\\l\\\\e.com/",
+        ),
+        (Class::Ldapi, "*|", "**"),
+        (
+            Class::Ssrf,
             "gopher://127.0.0.1:6379/_FLUSHALL",
             "the gopher is out",
         ),
