@@ -159,6 +159,10 @@ fn attacks_and_their_benign_twins() {
             "find exec {} docs",
         ),
         (Class::Cmdi, "a=nc&&$a -nlvp 555", "a=1&&b=2"),
+        (Class::Cmdi, "\"`true`\"", "\"true\""),
+        (Class::Cmdi, "rc script.sh", "rc cola"),
+        (Class::Cmdi, "'cscli' alerts list", "cscli docs"),
+        (Class::Cmdi, "Kernel.exit(1)", "kernel exit codes"),
         (Class::Cmdi, "host;c$!at /et$!c/pas$!swd", "US$1bn deal"),
         (Class::Cmdi, "ping$() 127.0.0.1", "$() in docs"),
         (Class::Cmdi, "{,ifconfig}", "{a,b}"),
@@ -354,6 +358,14 @@ fn sources_scope_rules() {
     assert!(blocks(&d, "uname", SourceKind::QueryValue));
     assert!(!blocks(&d, "uname", SourceKind::QueryName));
     assert!(!blocks(&d, "cmd", SourceKind::FormName));
+    // a header that opens with a command line is not a client's name
+    assert!(blocks(&d, "cscli alerts list", SourceKind::Header));
+    assert!(!blocks(&d, "cscli alerts list", SourceKind::QueryValue));
+    assert!(!blocks(
+        &d,
+        "Mozilla/5.0 (X11; Linux x86_64)",
+        SourceKind::Header
+    ));
 }
 
 #[test]
