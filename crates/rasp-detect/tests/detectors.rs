@@ -72,6 +72,9 @@ fn attacks_and_their_benign_twins() {
         ),
         (Class::Sqli, "AND deleted = 0)", "and deleted items"),
         (Class::Sqli, "in (2147483647,-1)", "in (2 weeks)"),
+        (Class::Sqli, "or 'a' <", "or 'a' grade"),
+        (Class::Sqli, "OR '{\"a\":\"b\"}' ? 'a'", "a '{b}' ? c"),
+        (Class::Sqli, "pg_catalog", "pg 13 catalog"),
         (
             Class::Sqli,
             "encode(lo_get(16200),'base64')::int",
@@ -105,6 +108,16 @@ fn attacks_and_their_benign_twins() {
             "call `make` twice",
         ),
         (Class::Xss, "new Function()", "new function (role)"),
+        (
+            Class::Xss,
+            "<div style=\"font-family:foo}color=red;\">XXX</div>",
+            "<div style=\"color:red\">XXX</div>",
+        ),
+        (
+            Class::Xss,
+            "\\\"autof<x>ocus o<x>nfocus=alert<x>(1)//",
+            "o<b>n</b> focus = good",
+        ),
         (Class::Xss, "a= !![]", "![](image.png)"),
         (
             Class::Xss,
