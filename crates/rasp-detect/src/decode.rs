@@ -489,6 +489,14 @@ fn compact(input: &[u8], ev: &mut Evasions) -> Vec<u8> {
 /// The decoded view of a value, with the evasions met.
 pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
     let mut ev = Evasions::default();
+    // Without an escape introducer or a non-ASCII byte, only the last step
+    // (case, controls) can change anything: most values take this path.
+    if !raw
+        .iter()
+        .any(|&b| matches!(b, b'%' | b'&' | b'\\') || b >= 0x80 || (plus_is_space && b == b'+'))
+    {
+        return (compact(raw, &mut ev), ev);
+    }
     let mut v = match nibble_encoded(raw) {
         Some(v) => {
             ev.multi_encoded = true;

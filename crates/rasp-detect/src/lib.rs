@@ -23,6 +23,7 @@ mod decode;
 mod rules;
 mod ssrf;
 
+use std::borrow::Cow;
 use std::fmt;
 
 use aho_corasick::AhoCorasick;
@@ -321,10 +322,12 @@ impl<'a> IntoIterator for &'a Findings {
 
 /// Bytes that any attack in scope needs at least one of (quotes, brackets,
 /// separators, escapes, control and non-ASCII bytes). Values without them
-/// and without a keyword skip the detectors.
+/// and without a keyword skip the detectors. `@` alone is not one: e-mail
+/// addresses are the most common field with it, and the attacks that need
+/// it carry `@@`, `@(`, `@{` or `@import` (keywords) or another byte here.
 fn special_table() -> [bool; 256] {
     let mut t = [false; 256];
-    for b in b"'\"<>;|&$(){}[]%\\`*=#:!^~@/" {
+    for b in b"'\"<>;|&$(){}[]%\\`*=#:!^~/" {
         t[usize::from(*b)] = true;
     }
     for (b, slot) in t.iter_mut().enumerate() {
@@ -381,6 +384,9 @@ const KEYWORDS: &[&str] = &[
     "proc/self",
     "xp_",
     "@@",
+    "@(",
+    "@{",
+    "@import",
     "information_schema",
     "pg_",
     "tempdb",
@@ -476,28 +482,40 @@ fn is_opaque(v: &[u8]) -> bool {
     if v.is_empty() {
         return true;
     }
-    if v.iter()
-        .all(|b| b.is_ascii_digit() || *b == b'.' || *b == b'-' || *b == b'+')
-    {
-        return !v.contains(&b'-') || v.iter().filter(|b| **b == b'-').count() <= 1;
+    // One pass: this runs on every long value.
+    let (mut digits, mut dots, mut dashes, mut slashes) = (0usize, 0usize, 0usize, 0usize);
+    let (mut numeric, mut dotdot, mut prev) = (true, false, 0u8);
+    for &b in v {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => {
+                dots += 1;
+                dotdot |= prev == b'.';
+            }
+            b'-' => dashes += 1,
+            b'+' => {}
+            b'/' => {
+                slashes += 1;
+                numeric = false;
+            }
+            b'_' | b'=' | b'a'..=b'z' | b'A'..=b'Z' => numeric = false,
+            // neither a number nor a token
+            _ => return false,
+        }
+        prev = b;
+    }
+    if numeric {
+        return dashes <= 1;
     }
     if v.len() < 16 {
         return false;
     }
-    let token =
-        |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'=' | b'.');
-    if !v.iter().all(token) {
-        return false;
-    }
     // Standard base64 may hold '/', but then it is padded to whole quads.
-    if v.contains(&b'/') && (!v.len().is_multiple_of(4) || v.contains(&b'.')) {
+    if slashes > 0 && (!v.len().is_multiple_of(4) || dots > 0) {
         return false;
     }
     // Needs a mix that prose does not have: digits and letters, few dots.
-    let digits = v.iter().filter(|b| b.is_ascii_digit()).count();
-    let dots = v.iter().filter(|b| **b == b'.').count();
-    let slashes = v.iter().filter(|b| **b == b'/').count();
-    digits * 8 >= v.len() && dots <= 2 && slashes <= 2 && !v.windows(2).any(|w| w == b"..")
+    digits * 8 >= v.len() && dots <= 2 && slashes <= 2 && !dotdot
 }
 
 struct CompiledView {
@@ -507,10 +525,10 @@ struct CompiledView {
 }
 
 impl CompiledView {
-    fn new(view: Option<View>, level: u8) -> Self {
+    fn new(views: &[View], level: u8) -> Self {
         let rules: Vec<&'static Rule> = RULES
             .iter()
-            .filter(|r| view.is_none_or(|v| r.view == v) && r.level <= level)
+            .filter(|r| views.contains(&r.view) && r.level <= level)
             .collect();
         let patterns: Vec<String> = rules
             .iter()
@@ -633,14 +651,19 @@ impl Detector {
         Self {
             level,
             special: special_table(),
+            // Haystacks are mostly short form values: a DFA without a
+            // prefilter answers them fastest (the prefilter pays off only on
+            // long inputs; the DFA for ~80 short keywords is a few KiB).
             keywords: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                .prefilter(false)
                 .build(KEYWORDS)
                 .expect("the keyword list builds"),
-            decoded: CompiledView::new(Some(View::Decoded), level),
-            sql: CompiledView::new(Some(View::Sql), level),
-            path: CompiledView::new(Some(View::Path), level),
-            all: CompiledView::new(None, level),
+            decoded: CompiledView::new(&[View::Decoded], level),
+            sql: CompiledView::new(&[View::Sql], level),
+            path: CompiledView::new(&[View::Path], level),
+            all: CompiledView::new(&[View::Decoded, View::Sql, View::Path], level),
         }
     }
 
@@ -651,10 +674,8 @@ impl Detector {
     }
 
     /// Whether a raw value needs the full analysis.
-    fn worth_inspecting(&self, raw: &[u8]) -> bool {
-        raw.iter().any(|&b| self.special[usize::from(b)])
-            || self.keywords.is_match(raw)
-            || leads_with_tool(raw)
+    fn worth_inspecting(&self, raw: &[u8], special: bool) -> bool {
+        special || self.keywords.is_match(raw) || leads_with_tool(raw)
     }
 
     /// Inspects one value from `source`.
@@ -662,6 +683,16 @@ impl Detector {
     pub fn inspect(&self, raw: &[u8], source: SourceKind) -> Findings {
         let mut out = Findings::default();
         if raw.is_empty() {
+            return out;
+        }
+        // File names are short and plain: the prefilter would skip them.
+        let special = source == SourceKind::MultipartFilename
+            || raw.iter().any(|&b| self.special[usize::from(b)]);
+        // Too short to be an opaque token worth decoding (base64 of anything
+        // dangerous is longer), and nothing to analyse. Long values are
+        // first asked whether they are opaque, which is cheaper than the
+        // keyword search.
+        if raw.len() < 16 && !self.worth_inspecting(raw, special) {
             return out;
         }
         if is_opaque(raw) {
@@ -673,16 +704,30 @@ impl Detector {
             }
             return out;
         }
-        // File names are short and plain: the prefilter would skip them.
-        if source != SourceKind::MultipartFilename && !self.worth_inspecting(raw) {
+        if raw.len() >= 16 && !self.worth_inspecting(raw, special) {
             return out;
         }
         // Values arrive form-decoded from the layer: `+` is already a space
         // where it was one, and a literal `+` now is an operator.
         let plus = false;
         let (decoded, evasions) = normalize(raw, plus);
-        let sql = sql_fold(&decoded);
-        let path = path_view(&decoded);
+        // Most values have neither comments nor whitespace runs, nor
+        // backslashes or doubled slashes: their views are the decoded bytes.
+        let sql = if needs_sql_fold(&decoded) {
+            Cow::Owned(sql_fold(&decoded))
+        } else {
+            Cow::Borrowed(&decoded[..])
+        };
+        let path = if decoded.contains(&b'\\')
+            || decoded
+                .windows(3)
+                .any(|w| w[1] == b'/' && w[2] == b'/' && w[0] != b':')
+            || decoded.starts_with(b"//")
+        {
+            Cow::Owned(path_view(&decoded))
+        } else {
+            Cow::Borrowed(&decoded[..])
+        };
         if sql == decoded && path == decoded {
             self.run(&self.all, &decoded, source, &mut out);
         } else {
@@ -819,7 +864,8 @@ impl Detector {
     }
 
     fn inspect_plain(&self, raw: &[u8], source: SourceKind) -> Findings {
-        if raw.is_empty() || is_opaque(raw) || !self.worth_inspecting(raw) {
+        let special = raw.iter().any(|&b| self.special[usize::from(b)]);
+        if raw.is_empty() || is_opaque(raw) || !self.worth_inspecting(raw, special) {
             return Findings::default();
         }
         let (decoded, _) = normalize(raw, false);
@@ -859,6 +905,11 @@ impl Detector {
 /// ASCII text.
 fn base64_text(v: &[u8]) -> Option<Vec<u8>> {
     if v.len() < 16 || !v.len().is_multiple_of(4) {
+        return None;
+    }
+    // UUIDs and hex digests are in the base64 alphabet too, but they are
+    // what they look like; their base64 reading is noise.
+    if v.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-') {
         return None;
     }
     let val = |b: u8| -> Option<u32> {
@@ -916,6 +967,25 @@ fn shell_unquote(v: &[u8]) -> Vec<u8> {
 }
 
 /// The path view: `\` as `/`, runs of `/` collapsed.
+/// Whether [`sql_fold`] could change `v`: a comment marker or whitespace
+/// other than single spaces.
+fn needs_sql_fold(v: &[u8]) -> bool {
+    let mut prev_space = false;
+    for w in v.windows(2) {
+        if (w[0] == b'/' && w[1] == b'*') || (w[0] == b'*' && w[1] == b'/') {
+            return true;
+        }
+    }
+    for &b in v {
+        let space = b == b' ';
+        if (space && prev_space) || (b.is_ascii_whitespace() && !space) || b == 0xa0 {
+            return true;
+        }
+        prev_space = space;
+    }
+    false
+}
+
 fn path_view(v: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(v.len());
     for &b in v {
