@@ -75,6 +75,7 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "or 'a' <", "or 'a' grade"),
         (Class::Sqli, "OR '{\"a\":\"b\"}' ? 'a'", "a '{b}' ? c"),
         (Class::Sqli, "pg_catalog", "pg 13 catalog"),
+        (Class::Sqli, "1 and @@version", "ana@example.com"),
         (
             Class::Sqli,
             "encode(lo_get(16200),'base64')::int",
