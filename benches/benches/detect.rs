@@ -10,9 +10,9 @@ use std::time::Duration;
 use axum::body::Body;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::{Request, Response};
+use rasp_bench::{clean_get, inspection_policy};
 use rasp_detect::{Detector, SourceKind};
-use rasp_stepup::risk::RateRules;
-use rasp_stepup::{Policy, RaspStepUp, RiskRules, Sensitivity, TokenConfig};
+use rasp_stepup::RaspStepUp;
 use tower::{Layer, ServiceExt, service_fn};
 
 /// Short benign values like form fields and query parameters.
@@ -128,37 +128,11 @@ fn bench_layer(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-    let policy = |inspect: bool| {
-        let mut b = Policy::builder()
-            .default_sensitivity(Sensitivity::Public)
-            .tokens(
-                TokenConfig::ed25519_from_seed([3; 32])
-                    .issuer("b")
-                    .audience("a"),
-            )
-            .risk(RiskRules::default().rate(RateRules::none()));
-        if !inspect {
-            b = b.inspection(rasp_stepup::InspectionRules::insecure_disabled());
-        }
-        b.build().expect("policy")
-    };
     let inner = service_fn(|req: Request<Body>| async move {
         // The handler reads the body, as a JSON endpoint would.
         let _ = axum::body::to_bytes(req.into_body(), 1 << 20).await;
         Ok::<_, Infallible>(Response::new(Body::empty()))
     });
-    let get = || {
-        Request::get("/products?q=blue+shoes&size=42&color=navy&page=2&sort=price_asc")
-            .header(
-                "user-agent",
-                "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-            )
-            .header("referer", "https://shop.example.com/products?q=shoes")
-            .header("accept", "text/html,application/xhtml+xml")
-            .header("accept-language", "en-GB,en;q=0.9")
-            .body(Body::empty())
-            .expect("request")
-    };
     let json = |size: usize| {
         let item = r#"{"name":"Blue shoes","size":42,"note":"deliver after 5pm, ring twice"},"#;
         let mut s = String::from(r#"{"items":["#);
@@ -176,14 +150,14 @@ fn bench_layer(c: &mut Criterion) {
             .body(Body::from(body.to_owned()))
             .expect("request")
     };
-    let bare = RaspStepUp::new(policy(false)).layer(inner);
-    let layered = RaspStepUp::new(policy(true)).layer(inner);
+    let bare = RaspStepUp::new(inspection_policy(false)).layer(inner);
+    let layered = RaspStepUp::new(inspection_policy(true)).layer(inner);
     let mut g = c.benchmark_group("inspect_layer");
     g.bench_function("clean_get_5_params_baseline_no_inspection", |b| {
-        b.iter(|| rt.block_on(bare.clone().oneshot(get())))
+        b.iter(|| rt.block_on(bare.clone().oneshot(clean_get())))
     });
     g.bench_function("clean_get_5_params", |b| {
-        b.iter(|| rt.block_on(layered.clone().oneshot(get())))
+        b.iter(|| rt.block_on(layered.clone().oneshot(clean_get())))
     });
     for size in [1024usize, 64 * 1024 - 256] {
         let body = json(size);

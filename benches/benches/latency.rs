@@ -14,40 +14,12 @@ use std::time::Instant;
 
 use axum::body::Body;
 use http::{Request, Response};
-use rasp_stepup::risk::RateRules;
-use rasp_stepup::{Policy, RaspStepUp, RiskRules, Sensitivity, TokenConfig};
+use rasp_bench::{clean_get, inspection_policy};
+use rasp_stepup::RaspStepUp;
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 const ROUNDS: usize = 40;
 const PER_ROUND: usize = 5_000;
-
-fn policy(inspect: bool) -> Policy {
-    let mut b = Policy::builder()
-        .default_sensitivity(Sensitivity::Public)
-        .tokens(
-            TokenConfig::ed25519_from_seed([3; 32])
-                .issuer("b")
-                .audience("a"),
-        )
-        .risk(RiskRules::default().rate(RateRules::none()));
-    if !inspect {
-        b = b.inspection(rasp_stepup::InspectionRules::insecure_disabled());
-    }
-    b.build().expect("policy")
-}
-
-fn get() -> Request<Body> {
-    Request::get("/products?q=blue+shoes&size=42&color=navy&page=2&sort=price_asc")
-        .header(
-            "user-agent",
-            "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
-        )
-        .header("referer", "https://shop.example.com/products?q=shoes")
-        .header("accept", "text/html,application/xhtml+xml")
-        .header("accept-language", "en-GB,en;q=0.9")
-        .body(Body::empty())
-        .expect("request")
-}
 
 /// Nanoseconds at quantile `q` of sorted samples (nearest rank).
 fn quantile(sorted: &[u64], q: f64) -> u64 {
@@ -62,7 +34,7 @@ where
     S::Error: std::fmt::Debug,
 {
     for _ in 0..n {
-        let req = get();
+        let req = clean_get();
         let svc = svc.clone();
         // A benchmark measures wall time itself; no clock is injected here.
         #[allow(clippy::disallowed_methods)]
@@ -86,8 +58,8 @@ fn main() {
     let inner = service_fn(|_req: Request<Body>| async move {
         Ok::<_, Infallible>(Response::new(Body::empty()))
     });
-    let bare = RaspStepUp::new(policy(false)).layer(inner);
-    let layered = RaspStepUp::new(policy(true)).layer(inner);
+    let bare = RaspStepUp::new(inspection_policy(false)).layer(inner);
+    let layered = RaspStepUp::new(inspection_policy(true)).layer(inner);
 
     let time = |svc: &_, out: &mut Vec<u64>| record(&rt, svc, per_round, out);
     // warm-up, not recorded
