@@ -76,6 +76,13 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "OR '{\"a\":\"b\"}' ? 'a'", "a '{b}' ? c"),
         (Class::Sqli, "pg_catalog", "pg 13 catalog"),
         (Class::Sqli, "1 and @@version", "ana@example.com"),
+        (Class::Sqli, "GROUP_CONCAT(", "name.substring(2)"),
+        (
+            Class::Sqli,
+            "9999 or /*+optimizer hint */ true",
+            "9999 or more",
+        ),
+        (Class::Sqli, "1.e(ascii)", "fig. 1.e"),
         (
             Class::Sqli,
             "encode(lo_get(16200),'base64')::int",
