@@ -20,7 +20,7 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 96.8),
+    ("sqli", 99.0, 96.9),
     ("xss", 99.0, 97.0),
     ("traversal", 97.0, 97.0),
     ("cmdi", 97.0, 90.4),

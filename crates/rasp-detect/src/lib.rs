@@ -21,6 +21,7 @@
 
 mod decode;
 mod rules;
+mod sqltok;
 mod ssrf;
 
 use std::borrow::Cow;
@@ -788,6 +789,20 @@ impl Detector {
                 });
             }
         }
+        // SQL: a quoted literal closed and continued as valid SQL, for the
+        // operator soups no pattern enumerates.
+        if !source.is_text()
+            && !out.iter().any(|f| f.class == Class::Sqli)
+            && sqltok::quote_breakout(&decoded)
+        {
+            out.0.push(Finding {
+                class: Class::Sqli,
+                rule: "sqli-quote-breakout",
+                severity: 5,
+                confidence: Confidence::High,
+                excerpt: excerpt(&decoded, 0, decoded.len()),
+            });
+        }
         // SSRF: URLs to internal hosts or with dangerous schemes.
         let as_text = String::from_utf8_lossy(&decoded);
         if matches!(source, SourceKind::QueryValue | SourceKind::FormValue)
@@ -1016,5 +1031,6 @@ pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
                 Confidence::High,
             ),
             ("xss-encoded-markup", Class::Xss, 1, Confidence::High),
+            ("sqli-quote-breakout", Class::Sqli, 1, Confidence::High),
         ])
 }

@@ -79,6 +79,11 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "GROUP_CONCAT(", "name.substring(2)"),
         (
             Class::Sqli,
+            "+aa1' * @a or '1 '/1 regexp '0",
+            "'countdown calendar\" and \"disney",
+        ),
+        (
+            Class::Sqli,
             "9999 or /*+optimizer hint */ true",
             "9999 or more",
         ),
