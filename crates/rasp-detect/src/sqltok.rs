@@ -328,20 +328,13 @@ fn tokens(v: &[u8]) -> Option<Tokens> {
                 }
                 out.push(Tok::Var);
             }
-            b'(' => {
-                out.push(Tok::LParen);
-                i += 1;
-            }
-            b')' => {
-                out.push(Tok::RParen);
-                i += 1;
-            }
-            b',' => {
-                out.push(Tok::Comma);
-                i += 1;
-            }
-            b';' => {
-                out.push(Tok::Semi);
+            b'(' | b')' | b',' | b';' => {
+                out.push(match b {
+                    b'(' => Tok::LParen,
+                    b')' => Tok::RParen,
+                    b',' => Tok::Comma,
+                    _ => Tok::Semi,
+                });
                 i += 1;
             }
             b'&' | b'|' if next == Some(b) => {
