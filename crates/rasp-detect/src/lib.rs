@@ -774,6 +774,17 @@ impl Detector {
                 out.extend(extra);
             }
         }
+        // Windows paths lose letters to escape decoding (`\ntuser.dat`
+        // becomes a newline and `tuser.dat`): the path rules also read the
+        // value as sent.
+        if raw.contains(&b'\\') && !out.iter().any(|f| f.class == Class::Traversal) {
+            let sent = path_view(&raw.to_ascii_lowercase());
+            let mut extra = Findings::default();
+            self.run(&self.decoded, &sent, source, &mut extra);
+            self.run(&self.path, &sent, source, &mut extra);
+            extra.retain(|f| f.class == Class::Traversal);
+            out.extend(extra);
+        }
         // Log4Shell with nested lookups.
         if decoded.windows(2).any(|w| w == b"${") && !out.iter().any(|f| f.class == Class::Jndi) {
             let resolved = resolve_lookups(&decoded);

@@ -76,6 +76,11 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "OR '{\"a\":\"b\"}' ? 'a'", "a '{b}' ? c"),
         (Class::Sqli, "pg_catalog", "pg 13 catalog"),
         (Class::Sqli, "1 and @@version", "ana@example.com"),
+        (
+            Class::Traversal,
+            "\\\\::1\\c$\\users\\default\\ntuser.dat",
+            "C:\\notes\\todo.txt",
+        ),
         (Class::Sqli, "GROUP_CONCAT(", "name.substring(2)"),
         (
             Class::Sqli,
