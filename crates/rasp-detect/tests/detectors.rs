@@ -194,6 +194,7 @@ fn attacks_and_their_benign_twins() {
         (Class::Cmdi, "rc script.sh", "rc cola"),
         (Class::Cmdi, "'cscli' alerts list", "cscli docs"),
         (Class::Cmdi, "Kernel.exit(1)", "kernel exit codes"),
+        (Class::Cmdi, "bin/visudo", "recycle bin/trash"),
         (Class::Cmdi, "host;c$!at /et$!c/pas$!swd", "US$1bn deal"),
         (Class::Cmdi, "ping$() 127.0.0.1", "$() in docs"),
         (Class::Cmdi, "{,ifconfig}", "{a,b}"),
