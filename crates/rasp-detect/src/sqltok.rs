@@ -458,6 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_sql_soup_never_panics() {
+        let alphabet = b"'\"`-#/*!(),;&|=<>+@0123456789xe.aornd\\ \n";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for len in 0..4_000usize {
+            let v: Vec<u8> = (0..len % 300)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = quote_breakout(&v);
+        }
+    }
+
+    #[test]
     fn prose_with_quotes_is_not_sql() {
         for v in [
             "o'neil and sons",
