@@ -21,9 +21,9 @@ fn corpus(name: &str) -> BufReader<File> {
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
     ("sqli", 99.0, 96.9),
-    ("xss", 99.0, 97.0),
+    ("xss", 99.0, 97.1),
     ("traversal", 97.0, 97.0),
-    ("cmdi", 97.0, 90.8),
+    ("cmdi", 97.0, 91.1),
     ("ssrf", 95.0, 95.0),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),

@@ -42,6 +42,7 @@ pub struct InspectionRules {
     pub(crate) enabled: bool,
     pub(crate) level: u8,
     pub(crate) headers: Vec<http::HeaderName>,
+    pub(crate) custom_headers: bool,
     pub(crate) cookies: bool,
     pub(crate) max_body_bytes: usize,
     pub(crate) over_limit: OverLimit,
@@ -59,6 +60,7 @@ impl Default for InspectionRules {
                 http::header::REFERER,
                 http::HeaderName::from_static("x-forwarded-host"),
             ],
+            custom_headers: true,
             cookies: false,
             max_body_bytes: 64 * 1024,
             over_limit: OverLimit::Reject,
@@ -92,6 +94,17 @@ impl InspectionRules {
         if !self.headers.contains(&name) {
             self.headers.push(name);
         }
+        self
+    }
+
+    /// Whether headers outside the standard set are inspected (default: on).
+    /// Standard headers with a fixed grammar (`Accept*`, `Authorization`,
+    /// `Content-*`, `Cookie`, `Host`, `If-*`, `Sec-*`, tracing and
+    /// forwarding headers…) are not; `X-Original-URL`, `X-Test` or an
+    /// application's own headers are, since nothing but the application
+    /// decides what they mean.
+    pub fn custom_headers(mut self, on: bool) -> Self {
+        self.custom_headers = on;
         self
     }
 
@@ -178,6 +191,75 @@ impl Key<'_> {
 }
 
 type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
+
+/// Whether a (lowercase) header name is outside the standard set: the
+/// headers of HTTP itself, of browsers (`Sec-*`, client hints), of CORS,
+/// and of proxies and tracing, whose grammar is fixed and which the
+/// application does not interpret as free input.
+fn is_custom_header(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "accept",
+        "access-control-",
+        "content-",
+        "if-",
+        "sec-",
+        "x-forwarded-",
+        "x-amz-",
+        "x-b3-",
+        "x-datadog-",
+        "x-envoy-",
+        "cf-",
+    ];
+    !(PREFIXES.iter().any(|p| name.starts_with(p))
+        || matches!(
+            name,
+            "authorization"
+                | "cache-control"
+                | "connection"
+                | "cookie"
+                | "date"
+                | "device-memory"
+                | "dnt"
+                | "downlink"
+                | "dpr"
+                | "ect"
+                | "expect"
+                | "forwarded"
+                | "from"
+                | "host"
+                | "keep-alive"
+                | "max-forwards"
+                | "origin"
+                | "pragma"
+                | "priority"
+                | "proxy-authorization"
+                | "proxy-connection"
+                | "purpose"
+                | "range"
+                | "referer"
+                | "rtt"
+                | "save-data"
+                | "te"
+                | "trailer"
+                | "transfer-encoding"
+                | "upgrade"
+                | "upgrade-insecure-requests"
+                | "user-agent"
+                | "via"
+                | "viewport-width"
+                | "width"
+                | "x-real-ip"
+                | "x-request-id"
+                | "x-correlation-id"
+                | "x-requested-with"
+                | "x-csrf-token"
+                | "x-xsrf-token"
+                | "traceparent"
+                | "tracestate"
+                | "baggage"
+                | "x-cloud-trace-context"
+        ))
+}
 
 /// `#106`, `#x6A;`, `lpar;`: what is left of `&#106` once `&` split a query.
 fn is_entity_tail(name: &[u8]) -> bool {
@@ -351,19 +433,15 @@ impl Inspector {
         if let Some(q) = uri.query() {
             self.pairs(route, q.as_bytes(), Pairs::QUERY, &mut out);
         }
-        for name in &self.rules.headers {
-            for v in headers.get_all(name) {
-                let key = Key::Prefixed("header.", name.as_str().as_bytes());
-                self.value(route, key, v.as_bytes(), SourceKind::Header, &mut out);
-            }
-        }
-        // Shellshock rides in any header a CGI-style backend turns into an
-        // environment variable: every other header is checked for the
-        // function-definition prefix only (one byte comparison each).
+        // The configured headers, headers outside the standard set, and
+        // (Shellshock rides in any header a CGI-style backend turns into an
+        // environment variable) every header that opens with a function
+        // definition.
         for (name, v) in headers {
-            if v.as_bytes().trim_ascii_start().starts_with(b"()")
-                && !self.rules.headers.contains(name)
-            {
+            let inspect = self.rules.headers.contains(name)
+                || (self.rules.custom_headers && is_custom_header(name.as_str()))
+                || v.as_bytes().trim_ascii_start().starts_with(b"()");
+            if inspect {
                 let key = Key::Prefixed("header.", name.as_str().as_bytes());
                 self.value(route, key, v.as_bytes(), SourceKind::Header, &mut out);
             }

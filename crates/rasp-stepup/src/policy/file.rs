@@ -35,6 +35,7 @@ struct InspectionSection {
     level: Option<u8>,
     #[serde(default)]
     headers: Vec<String>,
+    custom_headers: Option<bool>,
     cookies: Option<bool>,
     max_body_bytes: Option<usize>,
     over_limit: Option<crate::inspect::OverLimit>,
@@ -177,6 +178,9 @@ impl PolicyFile {
             if !ins.headers.contains(&name) {
                 ins.headers.push(name);
             }
+        }
+        if let Some(v) = i.custom_headers {
+            ins.custom_headers = v;
         }
         if let Some(v) = i.cookies {
             ins.cookies = v;

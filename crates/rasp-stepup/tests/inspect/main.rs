@@ -247,14 +247,13 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
 }
 
 #[tokio::test]
-async fn cookies_and_extra_headers_are_opt_in() {
+async fn cookies_are_opt_in_and_custom_headers_opt_out() {
     let cookie = || {
         Request::get("/")
             .header(
                 "cookie",
                 "session=abc; pref=%27%20union%20select%20password%20from%20users--",
             )
-            .header("x-client-note", "<script>alert(1)</script>")
             .body(Body::empty())
             .unwrap()
     };
@@ -265,9 +264,49 @@ async fn cookies_and_extra_headers_are_opt_in() {
         .build()
         .unwrap());
     assert_eq!(send(&svc, cookie()).await.status(), StatusCode::FORBIDDEN);
-    let rules = InspectionRules::default().header(http::HeaderName::from_static("x-client-note"));
+
+    // An application's own header is read by default; a standard one with a
+    // fixed grammar (and browser-only `Sec-*` headers) is not.
+    let with = |name: &'static str, value: &'static str| {
+        Request::get("/")
+            .header(name, value)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (svc, _) = app(builder().build().unwrap());
+    let res = send(&svc, with("x-client-note", "<script>alert(1)</script>")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(kind(&res), Some(RejectionKind::Injection));
+    let res = send(&svc, with("x-original-url", "/../../etc/passwd")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    for (name, value) in [
+        (
+            "sec-ch-ua",
+            "\"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
+        ),
+        ("accept", "text/html;q=0.9,*/*;q=0.8"),
+        ("if-none-match", "W/\"<etag>\""),
+        ("x-request-id", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+        ("x-api-key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+    ] {
+        assert_eq!(
+            send(&svc, with(name, value)).await.status(),
+            StatusCode::OK,
+            "{name}"
+        );
+    }
+    let (svc, _) = app(builder()
+        .inspection(InspectionRules::default().custom_headers(false))
+        .build()
+        .unwrap());
+    let res = send(&svc, with("x-client-note", "<script>alert(1)</script>")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let rules = InspectionRules::default()
+        .custom_headers(false)
+        .header(http::HeaderName::from_static("x-client-note"));
     let (svc, _) = app(builder().inspection(rules).build().unwrap());
-    assert_eq!(send(&svc, cookie()).await.status(), StatusCode::FORBIDDEN);
+    let res = send(&svc, with("x-client-note", "<script>alert(1)</script>")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -366,6 +405,7 @@ cookies = true
 max_body_bytes = 1024
 over_limit = "pass"
 headers = ["x-note"]
+custom_headers = false
 
 [[exclusions]]
 route = "/search"
@@ -383,6 +423,12 @@ class = "xss"
         .body(Body::empty())
         .unwrap();
     assert_eq!(send(&svc, req).await.status(), StatusCode::FORBIDDEN);
+    // custom_headers = false: an unlisted header is not read
+    let req = Request::get("/")
+        .header("x-other", "<script>alert(1)</script>")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&svc, req).await.status(), StatusCode::OK);
     assert!(builder().toml("[inspection]\nlevel = 9").is_err());
     assert!(
         builder()
