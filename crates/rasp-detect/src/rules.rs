@@ -27,6 +27,9 @@ pub(crate) enum Scope {
     /// rules that read a whole value as a command line, where a name such
     /// as `uname` is ordinary.
     Value,
+    /// Only free text (JSON/XML values, text fields): the stricter twin of
+    /// a [`Scope::NotText`] rule.
+    Text,
     /// Only this source.
     Only(SourceKind),
     /// Places where a control character is never legitimate: path, names,
@@ -45,6 +48,7 @@ impl Scope {
             Scope::Any => true,
             Scope::NotText => !source.is_text(),
             Scope::Value => !source.is_text() && !name,
+            Scope::Text => source.is_text(),
             Scope::Only(s) => s == source,
             Scope::Structural => {
                 name || matches!(
@@ -69,7 +73,7 @@ pub(crate) struct Rule {
 
 use Class::*;
 use Confidence::{High, Low, Medium};
-use Scope::{Any, NotText, Only, Structural, Value};
+use Scope::{Any, NotText, Only, Structural, Text, Value};
 use View::{Decoded as D, Path as P, Sql as S};
 
 macro_rules! rule {
@@ -176,8 +180,10 @@ pub(crate) static RULES: &[Rule] = &[
         r#"["'`](?:[^<>]{0,40}?[\s/;])?on(?:error|load|mouse\w+|click|dblclick|focus\w*|blur|change|submit|key\w+|input|select|toggle|begin|end|animation\w+|transition\w+|pageshow|popstate|hashchange|message|resize|scroll|wheel|drag\w*|drop|copy|cut|paste|play\w*|pause|readystatechange|beforeunload|unload|afterprint|beforeprint|start|finish|bounce|pointer\w+|touch\w+|auxclick|contextmenu|search|invalid|reset|show|loadstart|loadend|error\w*|zoom|webkit\w+)\s*=|<\s*["'`/]\s*on[a-z]{3,40}\s*="#),
     rule!("xss-js-scheme", Xss, 1, High, 5, D, Any,
         r#"(?:^|[=(\x22'`<>,\s]|url\s*\()\s*(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:\s*(?:(?:[a-uw-z_$]|v[a-np-z]|vo[a-hj-z])[\w$.]*\s*(?:\(|`|=|\[)|[\[(`'"!+\-~/{\\]|&#|%)|<[a-z][^>]{0,200}\b(?:href|src|action|formaction|data|background|poster|xlink:href)\s*=\s*['"]?\s*(?:javascript|vbscript|livescript)\s*:"#),
-    rule!("xss-dangerous-tag", Xss, 1, High, 5, D, Any,
+    rule!("xss-dangerous-tag", Xss, 1, High, 5, D, NotText,
         r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input)\b"),
+    rule!("xss-dangerous-tag-text", Xss, 1, High, 5, D, Text,
+        r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input)\b[^<>]{0,200}?[\s/][a-z:-]+\s*="),
     rule!("xss-data-uri", Xss, 1, High, 5, D, Any,
         r"data\s*:\s*(?:text/html|image/svg\+xml|application/(?:x-)?(?:javascript|xhtml\+xml|ecmascript)|text/(?:javascript|xml|ecmascript))|=\s*[\x22'`]?\s*data\s*:[^,]{0,40};base64,"),
     rule!("xss-dangerous-attributes", Xss, 1, High, 5, D, Any,

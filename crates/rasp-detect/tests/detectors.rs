@@ -395,6 +395,15 @@ fn sources_scope_rules() {
     assert!(blocks(&d, "uname", SourceKind::QueryValue));
     assert!(!blocks(&d, "uname", SourceKind::QueryName));
     assert!(!blocks(&d, "cmd", SourceKind::FormName));
+    // prose about HTML names tags; markup with attributes is still markup
+    let prose = "returns the text of the `<title>` element, or a `Box<Button>`";
+    assert!(!blocks(&d, prose, SourceKind::JsonValue));
+    assert!(blocks(&d, "<title>", SourceKind::QueryValue));
+    assert!(blocks(
+        &d,
+        "<iframe src=//evil.example>",
+        SourceKind::JsonValue
+    ));
     // a header that opens with a command line is not a client's name
     assert!(blocks(&d, "cscli alerts list", SourceKind::Header));
     assert!(!blocks(&d, "cscli alerts list", SourceKind::QueryValue));
