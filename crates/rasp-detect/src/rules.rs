@@ -127,7 +127,7 @@ pub(crate) static RULES: &[Rule] = &[
         r#"(?:^|['")\d]) *; *(?:select|insert|update|delete|drop|create|alter|exec|execute|declare|shutdown|truncate|waitfor|grant|revoke|rename|set +@|call|begin|if|union|sleep|load|handler|replace|merge|use|do|while|goto)\b"#),
     rule!("sqli-comment-truncation", Sqli, 1, High, 4, S, Any,
         r#"['"][) ]*(?:--(?:[ \r\n]|$)|#(?:[^0-9a-z]|$)|/\*|; *--|; *%00)"#),
-    rule!("sqli-comment-after-keyword", Sqli, 1, High, 4, S, Any,
+    rule!("sqli-comment-after-keyword", Sqli, 1, High, 4, S, NotText,
         r"\b(?:or|and|union|select|from|where|order by|group by|having|limit|null|admin)\b[^a-z]{0,12}(?:--[ \-]|--$|#|/\*)"),
     rule!("sqli-trailing-comment", Sqli, 1, High, 4, D, NotText,
         r#"(?:[)'"]|\b\d+|@@?\w+) *(?:--|/\*) *\w* *$"#),

@@ -395,6 +395,10 @@ fn sources_scope_rules() {
     assert!(blocks(&d, "uname", SourceKind::QueryValue));
     assert!(!blocks(&d, "uname", SourceKind::QueryName));
     assert!(!blocks(&d, "cmd", SourceKind::FormName));
+    // markdown headings put `#` after words; a parameter does not
+    let heading = "#### The `tests` Module and `#[cfg(test)]`";
+    assert!(!blocks(&d, heading, SourceKind::JsonValue));
+    assert!(blocks(&d, "x or 1 #", SourceKind::QueryValue));
     // prose about HTML names tags; markup with attributes is still markup
     let prose = "returns the text of the `<title>` element, or a `Box<Button>`";
     assert!(!blocks(&d, prose, SourceKind::JsonValue));
