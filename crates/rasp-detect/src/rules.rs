@@ -99,7 +99,7 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("sqli-union-values", Sqli, 1, High, 5, S, NotText, r"\bunion\b(?: all)? *\(?(?:null|\d+) *, *(?:null|\d+)|\bselect +union\b"),
     rule!("sqli-from-where", Sqli, 1, High, 5, S, NotText,
         r"\bfrom +[a-z0-9_.`\[\]\x22]+ +where +[a-z0-9_.`\[\]\x22]+ *(?:=|<|>|!=|\blike\b|\bin\b|\bis\b)|^[ (]*select\b.{0,200}\b(?:from|where|limit)\b"),
-    rule!("sqli-quoted-operands", Sqli, 1, High, 4, S, NotText, r#"['"] *(?:<>|!=|<=|>=|<|>|=|\+|\|\||\^|&|\*|%) *['"]|\d+ *\|\| *[a-z_]+ *\(|\b(?:char|chr)\s*\(\s*\d+\s*\)"#),
+    rule!("sqli-quoted-operands", Sqli, 1, High, 4, S, NotText, r#"['"] *(?:<>|!=|<=|>=|<|>|=|\|\||\^|&|\*|%) *['"]|' *\+ *'|\d+ *\|\| *[a-z_]+ *\(|\b(?:char|chr)\s*\(\s*\d+\s*\)"#),
     rule!("sqli-case-when", Sqli, 2, High, 4, S, NotText, r"\bcase\b.{0,40}\bwhen\b.{0,80}\bthen\b"),
     rule!("sqli-quote-operator-quote", Sqli, 1, High, 4, S, NotText,
         r#"' +(?:<<|>>|<=>|&&|\|\||[&|^/%*+=<>!~-]) +'|' *(?:and|or|xor|div|mod|not|like|rlike|regexp|is|in|between|sounds like|not like|not rlike|not regexp|eqv|imp|<=>|<<|>>|&&|\|\||[&|^%!~]) *'|'(?:\^|\|[^|']|&[^&']|<<|>>|!=|~)[^' ]{0,24}'|'(?:or|and|xor)[!~(-]|' *(?:grant|revoke|shutdown|declare)\b"#),
