@@ -76,8 +76,17 @@ use Confidence::{High, Low, Medium};
 use Scope::{Any, NotText, Only, Structural, Text, Value};
 use View::{Decoded as D, Path as P, Sql as S};
 
+/// Tags that run script or load content without any attribute, or that
+/// change how the rest of the page parses: one list for the parameter rule
+/// and its free-text twin.
+macro_rules! dangerous_tags {
+    () => {
+        "iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input"
+    };
+}
+
 macro_rules! rule {
-    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $view:expr, $scope:expr, $pat:literal) => {
+    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $view:expr, $scope:expr, $pat:expr) => {
         Rule {
             id: $id,
             class: $class,
@@ -181,9 +190,9 @@ pub(crate) static RULES: &[Rule] = &[
     rule!("xss-js-scheme", Xss, 1, High, 5, D, Any,
         r#"(?:^|[=(\x22'`<>,\s]|url\s*\()\s*(?:j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t|v\s*b\s*s\s*c\s*r\s*i\s*p\s*t|livescript|mocha)\s*:\s*(?:(?:[a-uw-z_$]|v[a-np-z]|vo[a-hj-z])[\w$.]*\s*(?:\(|`|=|\[)|[\[(`'"!+\-~/{\\]|&#|%)|<[a-z][^>]{0,200}\b(?:href|src|action|formaction|data|background|poster|xlink:href)\s*=\s*['"]?\s*(?:javascript|vbscript|livescript)\s*:"#),
     rule!("xss-dangerous-tag", Xss, 1, High, 5, D, NotText,
-        r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input)\b"),
+        concat!(r"<[ /]*(?:", dangerous_tags!(), r")\b")),
     rule!("xss-dangerous-tag-text", Xss, 1, High, 5, D, Text,
-        r"<[ /]*(?:iframe|frame|frameset|object|embed|applet|meta|base|link|svg|math|isindex|xml|import|marquee|bgsound|layer|ilayer|xss|portal|template|details|audio|video|source|track|form|button|textarea|keygen|style|body|image|animate|set|handler|listener|vmlframe|xmp|plaintext|noscript|noembed|select|option|datalist|dialog|html|head|title|input)\b[^<>]{0,200}?[\s/][a-z:-]+\s*="),
+        concat!(r"<[ /]*(?:", dangerous_tags!(), r")\b[^<>]{0,200}?[\s/][a-z:-]+\s*=")),
     rule!("xss-data-uri", Xss, 1, High, 5, D, Any,
         r"data\s*:\s*(?:text/html|image/svg\+xml|application/(?:x-)?(?:javascript|xhtml\+xml|ecmascript)|text/(?:javascript|xml|ecmascript))|=\s*[\x22'`]?\s*data\s*:[^,]{0,40};base64,"),
     rule!("xss-dangerous-attributes", Xss, 1, High, 5, D, Any,
