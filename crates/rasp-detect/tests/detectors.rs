@@ -202,6 +202,12 @@ fn attacks_and_their_benign_twins() {
         (Class::Cmdi, "'cscli' alerts list", "cscli docs"),
         (Class::Cmdi, "Kernel.exit(1)", "kernel exit codes"),
         (Class::Cmdi, "bin/visudo", "recycle bin/trash"),
+        (
+            Class::Cmdi,
+            "reg add \"HKLM\\System\\CurrentControlSet\" /v x /d 0 /f",
+            "reg add-on pack",
+        ),
+        (Class::Cmdi, "@{[system \"touch /tmp/x\"]}", "@{[1, 2]}"),
         (Class::Cmdi, "host;c$!at /et$!c/pas$!swd", "US$1bn deal"),
         (Class::Cmdi, "ping$() 127.0.0.1", "$() in docs"),
         (Class::Cmdi, "{,ifconfig}", "{a,b}"),
