@@ -859,6 +859,23 @@ impl Detector {
                 excerpt: excerpt(&decoded, 0, decoded.len()),
             });
         }
+        // A script scheme whose letters were split by tabs or newlines (which
+        // URL parsers drop) or hidden behind escapes: `ja&tab;vascript:`.
+        if !source.is_text()
+            && !out.iter().any(|f| f.class == Class::Xss)
+            && raw
+                .iter()
+                .any(|b| matches!(b, b'&' | b'%' | b'\\' | b'\t' | b'\n' | b'\r'))
+            && hidden_script_scheme(raw, &decoded)
+        {
+            out.0.push(Finding {
+                class: Class::Xss,
+                rule: "xss-hidden-scheme",
+                severity: 4,
+                confidence: Confidence::High,
+                excerpt: excerpt(&decoded, 0, decoded.len()),
+            });
+        }
         // Evasion evidence upgrades a traversal suspicion.
         if evasions.overlong_utf8
             || evasions.percent_u
@@ -993,6 +1010,20 @@ fn shell_unquote(v: &[u8]) -> Vec<u8> {
 }
 
 /// The path view: `\` as `/`, runs of `/` collapsed.
+/// Whether the decoded value, without whitespace, names a script scheme that
+/// the value as sent does not spell out.
+fn hidden_script_scheme(raw: &[u8], decoded: &[u8]) -> bool {
+    let squeezed: Vec<u8> = decoded
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let has = |v: &[u8], s: &[u8]| v.windows(s.len()).any(|w| w.eq_ignore_ascii_case(s));
+    [&b"javascript:"[..], b"vbscript:"]
+        .iter()
+        .any(|s| has(&squeezed, s) && !has(raw, s))
+}
+
 /// Whether [`sql_fold`] could change `v`: a comment marker or whitespace
 /// other than single spaces.
 fn needs_sql_fold(v: &[u8]) -> bool {
@@ -1043,5 +1074,6 @@ pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
             ),
             ("xss-encoded-markup", Class::Xss, 1, Confidence::High),
             ("sqli-quote-breakout", Class::Sqli, 1, Confidence::High),
+            ("xss-hidden-scheme", Class::Xss, 1, Confidence::High),
         ])
 }

@@ -144,6 +144,8 @@ fn attacks_and_their_benign_twins() {
             "o<b>n</b> focus = good",
         ),
         (Class::Xss, "a= !![]", "![](image.png)"),
+        (Class::Xss, "ja&tab;vascript: ", "Learn Java Script: basics"),
+        (Class::Xss, "java\tscript:", "javascript: the good parts"),
         (
             Class::Xss,
             "<v:vmlframe src=\"foo.com/sup.fml\"/>",
