@@ -200,16 +200,20 @@ impl Bank {
             .expect("a wrong code exists")
     }
 
+    /// `POST /transfer` of `amount` to bob with a bearer token.
+    pub async fn transfer(&self, token: &str, amount: u32) -> Answer {
+        self.call(
+            "POST",
+            "/transfer",
+            Some(token),
+            Some(serde_json::json!({"to": "bob", "amount": amount})),
+        )
+        .await
+    }
+
     /// Calls a route that needs step-up and returns the challenge id.
     pub async fn challenge(&self, token: &str) -> String {
-        let a = self
-            .call(
-                "POST",
-                "/transfer",
-                Some(token),
-                Some(serde_json::json!({"to": "bob", "amount": 10})),
-            )
-            .await;
+        let a = self.transfer(token, 10).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{:?}", a.json);
         a.json["challenge_id"]
             .as_str()

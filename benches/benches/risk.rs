@@ -129,17 +129,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("assessment_100k_subjects", |b| {
         b.iter(|| {
             n = (n + 104_729) % SUBJECTS;
-            let identity = Identity::new(format!("user-{n:08}"), "s");
-            let mut req = http::Request::get("/account")
-                .header(
-                    "user-agent",
-                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
-                )
-                .body(())
-                .expect("request");
-            req.extensions_mut()
-                .insert(PeerAddr(SocketAddr::new(addr(n), 443)));
-            let (parts, ()) = req.into_parts();
+            let (identity, parts) = build(n);
             now_ready(policy.assess(&identity, &parts)).expect("assessed")
         })
     });

@@ -187,14 +187,7 @@ async fn elevation_expires_and_admin_needs_fresher_authentication() {
 
     // 130 s later: still fresh enough for transfer, not for admin.
     bank.clock.advance(Duration::from_secs(130));
-    let t = bank
-        .call(
-            "POST",
-            "/transfer",
-            Some(&elevated),
-            Some(json!({"to": "bob", "amount": 1})),
-        )
-        .await;
+    let t = bank.transfer(&elevated, 1).await;
     assert_eq!(t.status, StatusCode::OK);
     let admin = bank
         .call(
@@ -214,28 +207,14 @@ async fn elevation_expires_and_admin_needs_fresher_authentication() {
 
     // Past its exp (300 s) the elevated token is refused as a token...
     bank.clock.advance(Duration::from_secs(200));
-    let expired = bank
-        .call(
-            "POST",
-            "/transfer",
-            Some(&elevated),
-            Some(json!({"to": "bob", "amount": 1})),
-        )
-        .await;
+    let expired = bank.transfer(&elevated, 1).await;
     assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         expired.header("www-authenticate"),
         "Bearer error=\"invalid_token\", error_description=\"the access token expired\""
     );
     // ...and the base token gets a new challenge.
-    let again = bank
-        .call(
-            "POST",
-            "/transfer",
-            Some(&token),
-            Some(json!({"to": "bob", "amount": 1})),
-        )
-        .await;
+    let again = bank.transfer(&token, 1).await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     assert!(
         again
@@ -349,14 +328,7 @@ async fn route_site_annotation_requires_step_up() {
 async fn monitor_mode_passes_and_logs() {
     let bank = start(Mode::Monitor).await;
     let token = bank.login().await;
-    let t = bank
-        .call(
-            "POST",
-            "/transfer",
-            Some(&token),
-            Some(json!({"to": "bob", "amount": 3})),
-        )
-        .await;
+    let t = bank.transfer(&token, 3).await;
     assert_eq!(t.status, StatusCode::OK);
     assert_eq!(t.json["status"], "sent");
     let a = bank.call("GET", "/search?q=x", None, None).await;

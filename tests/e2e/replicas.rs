@@ -8,7 +8,6 @@ use hyper::StatusCode;
 use rasp_e2e::{Bank, SEED, START, start_with_clock};
 use rasp_examples::bank::BankOptions;
 use rasp_stepup::{MockClock, Timestamp};
-use serde_json::json;
 
 static N: AtomicU32 = AtomicU32::new(0);
 
@@ -44,14 +43,7 @@ async fn challenge_from_a_verified_on_b_retried_on_a() {
     let v = b.verify(&token, &ch, &b.code()).await;
     assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
     let elevated = v.json["access_token"].as_str().unwrap().to_owned();
-    let t = a
-        .call(
-            "POST",
-            "/transfer",
-            Some(&elevated),
-            Some(json!({"to": "bob", "amount": 5})),
-        )
-        .await;
+    let t = a.transfer(&elevated, 5).await;
     assert_eq!(t.status, StatusCode::OK);
     // The challenge is used up on both.
     assert_eq!(
@@ -112,24 +104,10 @@ async fn a_rate_limit_hit_on_a_applies_on_b() {
     let token = a.login().await;
     // Per subject, high routes: 30 per minute.
     for i in 0..30 {
-        let r = a
-            .call(
-                "POST",
-                "/transfer",
-                Some(&token),
-                Some(json!({"to": "bob", "amount": 1})),
-            )
-            .await;
+        let r = a.transfer(&token, 1).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "request {i}");
     }
-    let r = b
-        .call(
-            "POST",
-            "/transfer",
-            Some(&token),
-            Some(json!({"to": "bob", "amount": 1})),
-        )
-        .await;
+    let r = b.transfer(&token, 1).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(r.header("ratelimit-policy"), "\"subject\";q=30;w=60");
     assert_eq!(r.header("retry-after"), "2");
