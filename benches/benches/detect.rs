@@ -102,6 +102,18 @@ fn bench_detector(c: &mut Criterion) {
     g.bench_function("referer", |b| {
         b.iter(|| black_box(d.inspect(black_box(referer), SourceKind::Header)))
     });
+    // The benign values that take the longest paths: a full analysis with
+    // the SQL tokenizer (an apostrophe), a URL (SSRF parse), and an opaque
+    // token that stops before the keyword search.
+    for (name, v) in [
+        ("value_apostrophe", &b"o'neil"[..]),
+        ("value_url", b"https://example.com/a/b?c=d"),
+        ("value_uuid", b"3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(d.inspect(black_box(v), SourceKind::QueryValue)))
+        });
+    }
     g.throughput(Throughput::Elements(ATTACKS.len() as u64));
     g.bench_function("attack_values", |b| {
         b.iter(|| {

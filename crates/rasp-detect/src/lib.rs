@@ -862,6 +862,7 @@ impl Detector {
         // A script scheme whose letters were split by tabs or newlines (which
         // URL parsers drop) or hidden behind escapes: `ja&tab;vascript:`.
         if !source.is_text()
+            && decoded.contains(&b':')
             && !out.iter().any(|f| f.class == Class::Xss)
             && raw
                 .iter()
