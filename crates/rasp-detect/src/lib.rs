@@ -719,12 +719,7 @@ impl Detector {
         } else {
             Cow::Borrowed(&decoded[..])
         };
-        let path = if decoded.contains(&b'\\')
-            || decoded
-                .windows(3)
-                .any(|w| w[1] == b'/' && w[2] == b'/' && w[0] != b':')
-            || decoded.starts_with(b"//")
-        {
+        let path = if needs_path_view(&decoded) {
             Cow::Owned(path_view(&decoded))
         } else {
             Cow::Borrowed(&decoded[..])
@@ -1042,6 +1037,15 @@ fn needs_sql_fold(v: &[u8]) -> bool {
         prev_space = space;
     }
     false
+}
+
+/// Whether [`path_view`] could change `v`: a backslash, or a doubled slash
+/// that is not a scheme's `://`.
+fn needs_path_view(v: &[u8]) -> bool {
+    v.contains(&b'\\')
+        || v.starts_with(b"//")
+        || v.windows(3)
+            .any(|w| w[1] == b'/' && w[2] == b'/' && w[0] != b':')
 }
 
 fn path_view(v: &[u8]) -> Vec<u8> {
