@@ -59,6 +59,18 @@ pub(crate) fn percent_decode(
     let mut i = 0;
     let mut changed = false;
     while i < input.len() {
+        // copy the run up to the next introducer at once
+        let next = if plus_is_space {
+            memchr::memchr2(b'%', b'+', &input[i..])
+        } else {
+            memchr::memchr(b'%', &input[i..])
+        };
+        let Some(rel) = next else {
+            out.extend_from_slice(&input[i..]);
+            break;
+        };
+        out.extend_from_slice(&input[i..i + rel]);
+        i += rel;
         let b = input[i];
         if b == b'%' {
             // %uXXXX: the real code point, never its low byte.
@@ -88,13 +100,11 @@ pub(crate) fn percent_decode(
             }
             out.push(b);
             i += 1;
-        } else if plus_is_space && b == b'+' {
+        } else {
+            // `+` read as a space
             out.push(b' ');
             i += 1;
             changed = true;
-        } else {
-            out.push(b);
-            i += 1;
         }
     }
     changed.then_some(out)
@@ -267,11 +277,12 @@ pub(crate) fn html_decode(input: &[u8]) -> Option<Vec<u8>> {
     let mut i = 0;
     let mut changed = false;
     while i < input.len() {
-        if input[i] != b'&' {
-            out.push(input[i]);
-            i += 1;
-            continue;
-        }
+        let Some(rel) = memchr::memchr(b'&', &input[i..]) else {
+            out.extend_from_slice(&input[i..]);
+            break;
+        };
+        out.extend_from_slice(&input[i..i + rel]);
+        i += rel;
         let rest = &input[i + 1..];
         if rest.first() == Some(&b'#') {
             let (radix, start) = match rest.get(1) {
@@ -334,10 +345,15 @@ pub(crate) fn unescape(input: &[u8]) -> Option<Vec<u8>> {
     let mut i = 0;
     let mut changed = false;
     while i < input.len() {
-        if input[i] != b'\\' || i + 1 >= input.len() {
+        let Some(rel) = memchr::memchr(b'\\', &input[i..]) else {
+            out.extend_from_slice(&input[i..]);
+            break;
+        };
+        out.extend_from_slice(&input[i..i + rel]);
+        i += rel;
+        if i + 1 >= input.len() {
             out.push(input[i]);
-            i += 1;
-            continue;
+            break;
         }
         let n = input[i + 1];
         if (n == b'x' || n == b'X')
@@ -518,9 +534,10 @@ pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
         ev.multi_encoded = true;
     }
     fold_overlong(&mut v, &mut ev);
+    let angles = |v: &[u8]| memchr::memchr2_iter(b'<', b'>', v).count();
     for _ in 0..2 {
         let mut changed = false;
-        let angles = v.iter().filter(|b| **b == b'<' || **b == b'>').count();
+        let before = angles(&v);
         if let Some(next) = html_decode(&v) {
             v = next;
             changed = true;
@@ -529,7 +546,7 @@ pub fn normalize(raw: &[u8], plus_is_space: bool) -> (Vec<u8>, Evasions) {
             v = next;
             changed = true;
         }
-        if changed && v.iter().filter(|b| **b == b'<' || **b == b'>').count() > angles {
+        if changed && angles(&v) > before {
             ev.encoded_angle = true;
         }
         if let Some(next) = percent_decode(&v, false, &mut ev) {

@@ -13,13 +13,15 @@
 //! assert!(detector.inspect(b"calle mayor, 5", SourceKind::QueryValue).is_empty());
 //! ```
 //!
-//! Every pattern runs on `regex::bytes` with Unicode off (linear time, fast
-//! on non-ASCII input); every decoding pass is linear and the number of
-//! passes is bounded.
+//! Every pattern is its own lazy DFA over bytes with Unicode off, started
+//! only where one of its literal prefixes occurs (see the `engine` module):
+//! linear in the value, with per-thread caches of bounded size. Every
+//! decoding pass is linear and the number of passes is bounded.
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod decode;
+mod engine;
 mod rules;
 mod sqltok;
 mod ssrf;
@@ -28,7 +30,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use aho_corasick::AhoCorasick;
-use regex::bytes::{Regex, RegexSet, RegexSetBuilder};
 
 pub use decode::{Evasions, normalize, sql_fold};
 use rules::{RULES, Rule, View};
@@ -519,43 +520,32 @@ fn is_opaque(v: &[u8]) -> bool {
     digits * 8 >= v.len() && dots <= 2 && slashes <= 2 && !dotdot
 }
 
-struct CompiledView {
-    set: RegexSet,
-    regexes: Vec<Regex>,
+/// The rules of a level, each compiled once, and the groups the views
+/// search with.
+struct Compiled {
     rules: Vec<&'static Rule>,
+    patterns: engine::Patterns,
 }
 
-impl CompiledView {
-    fn new(views: &[View], level: u8) -> Self {
-        let rules: Vec<&'static Rule> = RULES
-            .iter()
-            .filter(|r| views.contains(&r.view) && r.level <= level)
-            .collect();
-        let patterns: Vec<String> = rules
-            .iter()
-            .map(|r| format!("(?-u){}", r.pattern))
-            .collect();
-        let set = RegexSetBuilder::new(&patterns)
-            .unicode(false)
-            .size_limit(64 << 20)
-            .dfa_size_limit(64 << 20)
-            .build()
-            .expect("the built-in rules compile");
-        let regexes = patterns
-            .iter()
-            .map(|p| {
-                regex::bytes::RegexBuilder::new(p)
-                    .unicode(false)
-                    .size_limit(16 << 20)
-                    .build()
-                    .expect("the built-in rules compile")
-            })
-            .collect();
-        Self {
-            set,
-            regexes,
-            rules,
-        }
+impl Compiled {
+    fn new(level: u8) -> Self {
+        let rules: Vec<&'static Rule> = RULES.iter().filter(|r| r.level <= level).collect();
+        let patterns =
+            engine::Patterns::new(rules.iter().map(|r| engine::compile(r.pattern)).collect());
+        Self { rules, patterns }
+    }
+
+    /// The rules that read one of `views` and belong to one of `classes`
+    /// (every class when empty).
+    fn group(&self, views: &[View], classes: &[Class]) -> engine::Group {
+        self.patterns.group(
+            (0..self.rules.len())
+                .filter(|&i| {
+                    let r = self.rules[i];
+                    views.contains(&r.view) && (classes.is_empty() || classes.contains(&r.class))
+                })
+                .collect(),
+        )
     }
 }
 
@@ -565,12 +555,19 @@ pub struct Detector {
     level: u8,
     special: [bool; 256],
     keywords: AhoCorasick,
-    decoded: CompiledView,
-    sql: CompiledView,
-    path: CompiledView,
+    compiled: Compiled,
+    decoded: engine::Group,
+    sql: engine::Group,
+    path: engine::Group,
     /// Every rule at once, for values whose three views are the same bytes
     /// (most benign values): one scan instead of three.
-    all: CompiledView,
+    all: engine::Group,
+    /// The command and file rules of the decoded view, for the value with
+    /// shell quoting removed.
+    shell: engine::Group,
+    /// The file rules of the decoded and path views, for the value as sent.
+    traversal_decoded: engine::Group,
+    traversal_path: engine::Group,
 }
 
 impl fmt::Debug for Detector {
@@ -649,6 +646,7 @@ impl Detector {
     #[must_use]
     pub fn new(level: u8) -> Self {
         let level = level.clamp(1, 4);
+        let compiled = Compiled::new(level);
         Self {
             level,
             special: special_table(),
@@ -661,10 +659,14 @@ impl Detector {
                 .prefilter(false)
                 .build(KEYWORDS)
                 .expect("the keyword list builds"),
-            decoded: CompiledView::new(&[View::Decoded], level),
-            sql: CompiledView::new(&[View::Sql], level),
-            path: CompiledView::new(&[View::Path], level),
-            all: CompiledView::new(&[View::Decoded, View::Sql, View::Path], level),
+            decoded: compiled.group(&[View::Decoded], &[]),
+            sql: compiled.group(&[View::Sql], &[]),
+            path: compiled.group(&[View::Path], &[]),
+            all: compiled.group(&[View::Decoded, View::Sql, View::Path], &[]),
+            shell: compiled.group(&[View::Decoded], &[Class::Cmdi, Class::Traversal]),
+            traversal_decoded: compiled.group(&[View::Decoded], &[Class::Traversal]),
+            traversal_path: compiled.group(&[View::Path], &[Class::Traversal]),
+            compiled,
         }
     }
 
@@ -760,12 +762,9 @@ impl Detector {
             let shell = shell_unquote(&decoded);
             if shell != decoded {
                 let mut extra = Findings::default();
-                self.run(&self.decoded, &shell, source, &mut extra);
-                self.run(&self.path, &path_view(&shell), source, &mut extra);
-                extra.retain(|f| {
-                    matches!(f.class, Class::Cmdi | Class::Traversal)
-                        && !out.iter().any(|o| o.rule == f.rule)
-                });
+                self.run(&self.shell, &shell, source, &mut extra);
+                self.run(&self.traversal_path, &path_view(&shell), source, &mut extra);
+                extra.retain(|f| !out.iter().any(|o| o.rule == f.rule));
                 out.extend(extra);
             }
         }
@@ -775,9 +774,8 @@ impl Detector {
         if raw.contains(&b'\\') && !out.iter().any(|f| f.class == Class::Traversal) {
             let sent = path_view(&raw.to_ascii_lowercase());
             let mut extra = Findings::default();
-            self.run(&self.decoded, &sent, source, &mut extra);
-            self.run(&self.path, &sent, source, &mut extra);
-            extra.retain(|f| f.class == Class::Traversal);
+            self.run(&self.traversal_decoded, &sent, source, &mut extra);
+            self.run(&self.traversal_path, &sent, source, &mut extra);
             out.extend(extra);
         }
         // Log4Shell with nested lookups.
@@ -915,20 +913,19 @@ impl Detector {
         out
     }
 
-    fn run(&self, view: &CompiledView, v: &[u8], source: SourceKind, out: &mut Findings) {
-        // Most values match nothing: the early-exit search answers that
-        // faster than asking which of the ~100 patterns match.
-        if !view.set.is_match(v) {
-            return;
-        }
-        for i in view.set.matches(v).iter() {
-            let rule = view.rules[i];
-            if !rule.scope.applies(source) || out.iter().any(|f| f.rule == rule.id) {
-                continue;
-            }
-            let (s, e) = view.regexes[i]
-                .find(v)
-                .map_or((0, v.len()), |m| (m.start(), m.end()));
+    fn run(&self, group: &engine::Group, v: &[u8], source: SourceKind, out: &mut Findings) {
+        let rules = &self.compiled.rules;
+        let mut found = Vec::new();
+        self.compiled.patterns.search(
+            group,
+            v,
+            |m| rules[m].scope.applies(source) && !out.iter().any(|f| f.rule == rules[m].id),
+            &mut found,
+        );
+        // report in rule-table order, as the table reads
+        found.sort_unstable_by_key(|&(m, _, _)| m);
+        for (m, s, e) in found {
+            let rule = rules[m];
             out.0.push(Finding {
                 class: rule.class,
                 rule: rule.id,
