@@ -236,10 +236,293 @@ fn anchors(h: &Hir) -> Option<Anchors> {
     Some(Anchors { literals, at_start })
 }
 
+/// A literal set every match contains, and how far into the match the
+/// literal can begin (`None`: anywhere).
+#[derive(Clone, Debug, PartialEq)]
+struct Gate {
+    literals: Vec<Vec<u8>>,
+    reach: Option<usize>,
+}
+
+/// Most literals in a gate set.
+const MAX_GATE_SET: usize = 256;
+/// Longest gate literal.
+const MAX_GATE_LEN: usize = 12;
+
+/// How often a byte is met in varied text, lowercased: the model behind
+/// every choice between literals (letters twice as often as other
+/// printable bytes, controls and non-ASCII rarely).
+fn byte_weight(b: u8) -> f64 {
+    if b.is_ascii_lowercase() {
+        2.0 / 95.0
+    } else if (0x20..0x7f).contains(&b) {
+        1.0 / 95.0
+    } else {
+        1.0 / 400.0
+    }
+}
+
+/// Expected occurrences per byte of any literal of `set`.
+fn set_weight(set: &[Vec<u8>]) -> f64 {
+    set.iter()
+        .map(|l| l.iter().map(|b| byte_weight(*b)).product::<f64>())
+        .sum()
+}
+
+/// Expected anchored runs per byte when `gate` drives the search.
+fn gate_cost(g: &Gate) -> f64 {
+    set_weight(&g.literals) * (1 + g.reach.unwrap_or(64).min(64)) as f64
+}
+
+fn better_gate(a: Option<Gate>, b: Option<Gate>) -> Option<Gate> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => Some(if gate_cost(&b) < gate_cost(&a) { b } else { a }),
+    }
+}
+
+fn useful(g: Gate) -> Option<Gate> {
+    (!g.literals.is_empty() && g.literals.iter().all(|l| !l.is_empty())).then_some(g)
+}
+
+fn cross(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len() * b.len() > MAX_GATE_SET {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut z = x.clone();
+            z.extend_from_slice(y);
+            if z.len() > MAX_GATE_LEN {
+                return None;
+            }
+            out.push(z);
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// What the gate analysis knows of a node: the exact strings it matches
+/// (when few), the best gate inside it, its longest match.
+struct Info {
+    exact: Option<Vec<Vec<u8>>>,
+    gate: Option<Gate>,
+    max_len: Option<usize>,
+}
+
+fn add(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    a?.checked_add(b?)
+}
+
+fn info(h: &Hir) -> Info {
+    let max_len = h.properties().maximum_len();
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => Info {
+            exact: Some(vec![Vec::new()]),
+            gate: None,
+            max_len,
+        },
+        HirKind::Literal(l) => {
+            let v = l.0.to_vec();
+            Info {
+                exact: (v.len() <= MAX_GATE_LEN).then(|| vec![v.clone()]),
+                gate: useful(Gate {
+                    literals: vec![v],
+                    reach: Some(0),
+                }),
+                max_len,
+            }
+        }
+        HirKind::Class(c) => {
+            let exact: Option<Vec<Vec<u8>>> =
+                class_bytes(c).map(|b| b.into_iter().map(|b| vec![b]).collect());
+            Info {
+                gate: exact.clone().and_then(|literals| {
+                    useful(Gate {
+                        literals,
+                        reach: Some(0),
+                    })
+                }),
+                exact,
+                max_len,
+            }
+        }
+        HirKind::Capture(c) => info(&c.sub),
+        HirKind::Repetition(r) => {
+            let sub = info(&r.sub);
+            if r.min == 0 {
+                let exact = if r.max == Some(1) {
+                    sub.exact.map(|mut e| {
+                        e.push(Vec::new());
+                        e.sort();
+                        e.dedup();
+                        e
+                    })
+                } else {
+                    None
+                };
+                return Info {
+                    exact,
+                    gate: None,
+                    max_len,
+                };
+            }
+            let as_gate = sub.exact.clone().and_then(|literals| {
+                useful(Gate {
+                    literals,
+                    reach: Some(0),
+                })
+            });
+            let exact = match (r.max, &sub.exact) {
+                (Some(n), Some(e)) if n == r.min && n <= 4 => {
+                    let mut acc = vec![Vec::new()];
+                    let mut ok = true;
+                    for _ in 0..n {
+                        match cross(&acc, e) {
+                            Some(x) => acc = x,
+                            None => {
+                                ok = false;
+                                break;
+                            }
+                        }
+                    }
+                    ok.then_some(acc)
+                }
+                _ => None,
+            };
+            Info {
+                exact,
+                gate: better_gate(sub.gate, as_gate),
+                max_len,
+            }
+        }
+        HirKind::Concat(children) => {
+            let infos: Vec<Info> = children.iter().map(info).collect();
+            let mut best = None;
+            let mut offset = Some(0usize);
+            for (i, c) in infos.iter().enumerate() {
+                if let Some(g) = &c.gate {
+                    best = better_gate(
+                        best,
+                        Some(Gate {
+                            literals: g.literals.clone(),
+                            reach: add(offset, g.reach),
+                        }),
+                    );
+                }
+                // runs of children with exact strings, from this one on
+                let mut acc = Some(vec![Vec::new()]);
+                for next in &infos[i..] {
+                    acc = match (&acc, &next.exact) {
+                        (Some(a), Some(e)) => cross(a, e),
+                        _ => None,
+                    };
+                    let Some(a) = &acc else { break };
+                    best = better_gate(
+                        best,
+                        useful(Gate {
+                            literals: a.clone(),
+                            reach: offset,
+                        }),
+                    );
+                }
+                offset = add(offset, c.max_len);
+            }
+            let mut exact = Some(vec![Vec::new()]);
+            for c in &infos {
+                exact = match (&exact, &c.exact) {
+                    (Some(a), Some(e)) => cross(a, e),
+                    _ => None,
+                };
+            }
+            Info {
+                exact,
+                gate: best,
+                max_len,
+            }
+        }
+        HirKind::Alternation(alts) => {
+            let infos: Vec<Info> = alts.iter().map(info).collect();
+            let mut exact = Some(Vec::new());
+            let mut gate = Some(Gate {
+                literals: Vec::new(),
+                reach: Some(0),
+            });
+            for i in &infos {
+                exact = match (exact, &i.exact) {
+                    (Some(mut a), Some(e)) if a.len() + e.len() <= MAX_GATE_SET => {
+                        a.extend(e.iter().cloned());
+                        Some(a)
+                    }
+                    _ => None,
+                };
+                let own = i.exact.clone().and_then(|literals| {
+                    useful(Gate {
+                        literals,
+                        reach: Some(0),
+                    })
+                });
+                gate = match (gate, better_gate(i.gate.clone(), own)) {
+                    (Some(mut a), Some(b))
+                        if a.literals.len() + b.literals.len() <= MAX_GATE_SET =>
+                    {
+                        a.literals.extend(b.literals);
+                        a.reach = a.reach.zip(b.reach).map(|(x, y)| x.max(y));
+                        Some(a)
+                    }
+                    _ => None,
+                };
+            }
+            let gate = gate.map(|mut g| {
+                g.literals.sort();
+                g.literals.dedup();
+                g
+            });
+            Info {
+                exact: exact.map(|mut e| {
+                    e.sort();
+                    e.dedup();
+                    e
+                }),
+                gate: gate.and_then(useful),
+                max_len,
+            }
+        }
+    }
+}
+
+/// The best gate of a pattern: the literal set every match contains, with
+/// the least expected work per byte.
+fn gate(h: &Hir) -> Option<Gate> {
+    let i = info(h);
+    let own = i.exact.and_then(|literals| {
+        useful(Gate {
+            literals,
+            reach: Some(0),
+        })
+    });
+    let mut g = better_gate(i.gate, own)?;
+    // a literal that begins with a shorter one of the same set adds
+    // nothing (the shorter one begins at the same place)
+    g.literals.sort();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(g.literals.len());
+    for l in std::mem::take(&mut g.literals) {
+        if !kept.iter().any(|k| l.starts_with(k)) {
+            kept.push(l);
+        }
+    }
+    g.literals = kept;
+    Some(g)
+}
+
 /// One compiled pattern.
 pub(crate) struct Pattern {
     dfa: DFA,
     anchors: Option<Anchors>,
+    gate: Option<Gate>,
 }
 
 /// Compiles a pattern (Unicode off, bytes). Panics on an invalid pattern:
@@ -275,21 +558,48 @@ pub(crate) fn compile(pattern: &str) -> Pattern {
     Pattern {
         dfa,
         anchors: anchors(&hir),
+        gate: gate(&hir),
     }
+}
+
+/// Farthest a gate literal may begin into a match for the gate to drive
+/// the search (anchored runs at each place up to that far before it).
+const MAX_DRIVING_REACH: usize = 32;
+/// Gate positions kept per pattern and search; past it the gate stops
+/// filtering (memory stays bounded whatever the value).
+const MAX_GATE_HITS: usize = 4096;
+/// Prefix hits buffered per search.
+const MAX_ANCHOR_HITS: usize = 16 * 1024;
+
+/// How a member of a group is searched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Anchored runs just before each place its gate literal occurs.
+    Gate,
+    /// Anchored runs at its prefixes (and at offset 0), filtered by its
+    /// gate when it has one.
+    Anchor,
+    /// One unanchored pass, skipped when its gate literal is absent.
+    Scan,
 }
 
 /// A group of patterns searched together over one value.
 pub(crate) struct Group {
     /// Indices into the pattern list.
     members: Vec<usize>,
-    /// Every anchor literal of every member.
+    modes: Vec<Mode>,
+    /// Per member: whether its gate is worth checking (selective enough to
+    /// save more anchored runs than its literals cost to find).
+    gated: Vec<bool>,
+    /// Every prefix literal of every anchor-driven member and every gate
+    /// literal worth checking: one pass finds both.
     literals: Option<AhoCorasick>,
     /// Per literal: the member positions it anchors.
     owners: Vec<Vec<usize>>,
+    /// Per literal: the member positions it gates.
+    gate_owners: Vec<Vec<usize>>,
     /// Members anchored at offset 0 whatever the bytes.
     at_start: Vec<usize>,
-    /// Members searched unanchored.
-    unanchored: Vec<usize>,
 }
 
 /// Per-thread search state.
@@ -301,6 +611,12 @@ pub(crate) struct Scratch {
     done: Vec<bool>,
     /// Per pattern: last anchored start tried.
     last: Vec<usize>,
+    /// Per pattern: where its gate literals begin, in this value.
+    hits: Vec<Vec<usize>>,
+    /// Per pattern: more gate hits than kept.
+    saturated: Vec<bool>,
+    /// Prefix hits waiting for the gates: (member position, offset).
+    anchors: Vec<(usize, usize)>,
 }
 
 type ScratchPool = Pool<
@@ -314,15 +630,48 @@ pub(crate) struct Patterns {
     pool: ScratchPool,
 }
 
+fn literal_index(
+    lits: &mut Vec<Vec<u8>>,
+    owners: &mut Vec<Vec<usize>>,
+    gate_owners: &mut Vec<Vec<usize>>,
+    bytes: &[u8],
+) -> usize {
+    match lits.iter().position(|l| l == bytes) {
+        Some(id) => id,
+        None => {
+            lits.push(bytes.to_vec());
+            owners.push(Vec::new());
+            gate_owners.push(Vec::new());
+            lits.len() - 1
+        }
+    }
+}
+
+fn automaton(lits: &[Vec<u8>]) -> Option<AhoCorasick> {
+    (!lits.is_empty()).then(|| {
+        AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .match_kind(AcMatchKind::Standard)
+            .build(lits)
+            .expect("the anchor literals build")
+    })
+}
+
 impl Patterns {
     pub(crate) fn new(patterns: Vec<Pattern>) -> Self {
         let patterns = std::sync::Arc::new(patterns);
         let for_pool = std::sync::Arc::clone(&patterns);
-        let pool: ScratchPool = Pool::new(Box::new(move || Scratch {
-            caches: for_pool.iter().map(|p| p.dfa.create_cache()).collect(),
-            steps: vec![0; for_pool.len()],
-            done: vec![false; for_pool.len()],
-            last: vec![usize::MAX; for_pool.len()],
+        let pool: ScratchPool = Pool::new(Box::new(move || {
+            let n = for_pool.len();
+            Scratch {
+                caches: for_pool.iter().map(|p| p.dfa.create_cache()).collect(),
+                steps: vec![0; n],
+                done: vec![false; n],
+                last: vec![usize::MAX; n],
+                hits: vec![Vec::new(); n],
+                saturated: vec![false; n],
+                anchors: Vec::new(),
+            }
         }));
         Self { patterns, pool }
     }
@@ -330,41 +679,77 @@ impl Patterns {
     pub(crate) fn group(&self, members: Vec<usize>) -> Group {
         let mut lits: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
-        let (mut at_start, mut unanchored) = (Vec::new(), Vec::new());
+        let mut gate_owners: Vec<Vec<usize>> = Vec::new();
+        let mut at_start = Vec::new();
+        let mut modes = Vec::with_capacity(members.len());
+        let mut gated = Vec::with_capacity(members.len());
         for (pos, &m) in members.iter().enumerate() {
-            match &self.patterns[m].anchors {
-                None => unanchored.push(pos),
-                Some(a) => {
-                    if a.at_start {
-                        at_start.push(pos);
-                    }
-                    for bytes in &a.literals {
-                        let id = match lits.iter().position(|l| l == bytes) {
-                            Some(id) => id,
-                            None => {
-                                lits.push(bytes.clone());
-                                owners.push(Vec::new());
-                                lits.len() - 1
-                            }
-                        };
-                        owners[id].push(pos);
-                    }
+            let p = &self.patterns[m];
+            let driving = p
+                .gate
+                .as_ref()
+                .filter(|g| g.reach.is_some_and(|r| r <= MAX_DRIVING_REACH));
+            let mode = match (&p.anchors, driving) {
+                (Some(a), Some(g)) if set_weight(&a.literals) <= gate_cost(g) => Mode::Anchor,
+                (_, Some(_)) => Mode::Gate,
+                (Some(_), None) => Mode::Anchor,
+                (None, None) => Mode::Scan,
+            };
+            modes.push(mode);
+            let worth = match (&p.gate, mode) {
+                (None, _) => false,
+                (Some(_), Mode::Gate) => true,
+                (Some(g), Mode::Anchor) => p
+                    .anchors
+                    .as_ref()
+                    .is_some_and(|a| 4.0 * set_weight(&g.literals) < set_weight(&a.literals)),
+                (Some(g), Mode::Scan) => set_weight(&g.literals) < 0.01,
+            };
+            gated.push(worth);
+            if let Some(g) = p.gate.as_ref().filter(|_| worth) {
+                for bytes in &g.literals {
+                    let id = literal_index(&mut lits, &mut owners, &mut gate_owners, bytes);
+                    gate_owners[id].push(pos);
+                }
+            }
+            if mode == Mode::Anchor
+                && let Some(a) = &p.anchors
+            {
+                if a.at_start {
+                    at_start.push(pos);
+                }
+                for bytes in &a.literals {
+                    let id = literal_index(&mut lits, &mut owners, &mut gate_owners, bytes);
+                    owners[id].push(pos);
                 }
             }
         }
-        let literals = (!lits.is_empty()).then(|| {
-            AhoCorasick::builder()
-                .kind(Some(AhoCorasickKind::DFA))
-                .match_kind(AcMatchKind::Standard)
-                .build(&lits)
-                .expect("the anchor literals build")
-        });
         Group {
             members,
-            literals,
+            modes,
+            gated,
+            literals: automaton(&lits),
             owners,
+            gate_owners,
             at_start,
-            unanchored,
+        }
+    }
+
+    /// Whether pattern `m`'s gate (when `gated`) allows a match that
+    /// begins at `s`.
+    fn gate_allows(&self, scratch: &Scratch, m: usize, gated: bool, s: usize) -> bool {
+        let Some(g) = self.patterns[m].gate.as_ref().filter(|_| gated) else {
+            return true;
+        };
+        if scratch.saturated[m] {
+            return true;
+        }
+        let hits = &scratch.hits[m];
+        let i = hits.partition_point(|&q| q < s);
+        match (hits.get(i), g.reach) {
+            (None, _) => false,
+            (Some(&q), Some(r)) => q <= s + r,
+            (Some(_), None) => true,
         }
     }
 
@@ -384,6 +769,8 @@ impl Patterns {
             scratch.steps[m] = 0;
             scratch.done[m] = !wanted(m);
             scratch.last[m] = usize::MAX;
+            scratch.hits[m].clear();
+            scratch.saturated[m] = false;
             pending += usize::from(!scratch.done[m]);
         }
         if pending == 0 {
@@ -391,25 +778,125 @@ impl Patterns {
         }
         // Anchored work per pattern before one unanchored pass takes over.
         let cap = 2 * hay.len() + 64;
-        for &pos in &group.at_start {
-            self.try_at(scratch, group.members[pos], hay, 0, cap, found);
-        }
+        // One pass finds gate literals and prefixes. Prefix hits wait for
+        // the gates to be known (a gate literal after the prefix decides);
+        // past the buffer they run unfiltered, which costs time, never a
+        // match.
+        let mut anchors = std::mem::take(&mut scratch.anchors);
+        anchors.clear();
         if let Some(ac) = &group.literals {
             for hit in ac.find_overlapping_iter(hay) {
-                for &pos in &group.owners[hit.pattern().as_usize()] {
-                    self.try_at(scratch, group.members[pos], hay, hit.start(), cap, found);
+                let id = hit.pattern().as_usize();
+                for &pos in &group.gate_owners[id] {
+                    let m = group.members[pos];
+                    if scratch.done[m] || scratch.saturated[m] {
+                        continue;
+                    }
+                    if scratch.hits[m].len() >= MAX_GATE_HITS {
+                        scratch.saturated[m] = true;
+                    } else {
+                        scratch.hits[m].push(hit.start());
+                    }
+                }
+                for &pos in &group.owners[id] {
+                    if anchors.len() < MAX_ANCHOR_HITS {
+                        anchors.push((pos, hit.start()));
+                    } else {
+                        self.try_at(scratch, group.members[pos], hay, hit.start(), cap, found);
+                    }
                 }
             }
         }
-        for &pos in &group.unanchored {
+        for (pos, &m) in group.members.iter().enumerate() {
+            if group.gated[pos] && !scratch.saturated[m] {
+                if scratch.hits[m].is_empty() {
+                    // no literal every match contains: no match
+                    scratch.done[m] = true;
+                } else {
+                    scratch.hits[m].sort_unstable();
+                    scratch.hits[m].dedup();
+                }
+            }
+        }
+        for (pos, &mode) in group.modes.iter().enumerate() {
             let m = group.members[pos];
             if scratch.done[m] {
                 continue;
             }
-            let cache = &mut scratch.caches[m];
-            if let Some(e) = unanchored(&self.patterns[m].dfa, cache, hay, 0) {
-                found.push((m, e.saturating_sub(40), e));
+            let reach = self.patterns[m]
+                .gate
+                .as_ref()
+                .and_then(|g| g.reach)
+                .unwrap_or(0);
+            let from = |scratch: &Scratch| {
+                scratch.hits[m]
+                    .first()
+                    .map_or(0, |q| q.saturating_sub(reach))
+            };
+            match mode {
+                Mode::Gate if scratch.saturated[m] => {
+                    let start = from(scratch);
+                    self.scan(scratch, m, hay, start, found);
+                }
+                Mode::Gate => {
+                    let mut next = 0usize;
+                    let mut i = 0;
+                    while i < scratch.hits[m].len() && !scratch.done[m] {
+                        let q = scratch.hits[m][i];
+                        let lo = q.saturating_sub(reach).max(next);
+                        for s in lo..=q {
+                            self.try_at(scratch, m, hay, s, cap, found);
+                            if scratch.done[m] {
+                                break;
+                            }
+                        }
+                        next = q + 1;
+                        i += 1;
+                    }
+                }
+                Mode::Scan => {
+                    let bounded = self.patterns[m]
+                        .gate
+                        .as_ref()
+                        .is_some_and(|g| g.reach.is_some());
+                    let start = if group.gated[pos] && bounded {
+                        from(scratch)
+                    } else {
+                        0
+                    };
+                    self.scan(scratch, m, hay, start, found);
+                }
+                Mode::Anchor => {}
             }
+        }
+        for &pos in &group.at_start {
+            let m = group.members[pos];
+            if self.gate_allows(scratch, m, group.gated[pos], 0) {
+                self.try_at(scratch, m, hay, 0, cap, found);
+            }
+        }
+        for &(pos, at) in &anchors {
+            let m = group.members[pos];
+            if !scratch.done[m] && self.gate_allows(scratch, m, group.gated[pos], at) {
+                self.try_at(scratch, m, hay, at, cap, found);
+            }
+        }
+        scratch.anchors = anchors;
+    }
+
+    /// One unanchored pass of pattern `m` from `start`.
+    fn scan(
+        &self,
+        scratch: &mut Scratch,
+        m: usize,
+        hay: &[u8],
+        start: usize,
+        found: &mut Vec<(usize, usize, usize)>,
+    ) {
+        scratch.done[m] = true;
+        let cache = &mut scratch.caches[m];
+        if let Some(e) = unanchored(&self.patterns[m].dfa, cache, hay, start) {
+            found.push((m, e.saturating_sub(40).max(start), e));
         }
     }
 
@@ -428,17 +915,13 @@ impl Patterns {
             return;
         }
         scratch.last[m] = s;
-        let dfa = &self.patterns[m].dfa;
-        let cache = &mut scratch.caches[m];
-        let hit = if scratch.steps[m] > cap {
-            scratch.done[m] = true;
-            unanchored(dfa, cache, hay, s).map(|e| (e.saturating_sub(40).max(s), e))
-        } else {
-            let (hit, stepped) = anchored(dfa, cache, hay, s);
-            scratch.steps[m] += stepped;
-            hit.map(|e| (s, e))
-        };
-        if let Some((s, e)) = hit {
+        if scratch.steps[m] > cap {
+            self.scan(scratch, m, hay, s, found);
+            return;
+        }
+        let (hit, stepped) = anchored(&self.patterns[m].dfa, &mut scratch.caches[m], hay, s);
+        scratch.steps[m] += stepped;
+        if let Some(e) = hit {
             scratch.done[m] = true;
             found.push((m, s, e));
         }
