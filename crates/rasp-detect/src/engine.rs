@@ -15,12 +15,21 @@
 //! `s`, and the anchored run sees the same look-behind and look-ahead context
 //! as an unanchored search would.
 //!
+//! The same analysis finds each rule's gate: a literal set every match
+//! contains, and how far into the match it can begin (`--` in a trailing
+//! comment rule, `onerror` in an event-handler rule). The gate literals
+//! are found in the same pass. A rule whose gate is more selective than
+//! its prefixes runs anchored only just before each gate literal; other
+//! rules skip prefixes that no gate literal follows closely enough, and a
+//! rule whose gate literal is absent does not run at all.
+//!
 //! Cost is linear in the value: a rule whose anchored runs overlap (a
 //! prefix every few bytes and a pattern that lives long after it) has its
 //! anchored work capped at a small multiple of the value's length, after
 //! which one unanchored pass from the current position answers for the rest.
 //! Rules whose matches can begin almost anywhere (no prefix set) take one
-//! unanchored pass. Lazy DFA caches are per thread (a pool), bounded per
+//! unanchored pass, from the first gate literal when the gate bounds it.
+//! Lazy DFA caches are per thread (a pool), bounded per
 //! rule, and never give up: a cache that fills is cleared and refilled, so
 //! the worst case is a slower constant, not another algorithm.
 
@@ -807,7 +816,8 @@ impl Patterns {
                 }
             }
         }
-        for (pos, &m) in group.members.iter().enumerate() {
+        for (pos, &mode) in group.modes.iter().enumerate() {
+            let m = group.members[pos];
             if group.gated[pos] && !scratch.saturated[m] {
                 if scratch.hits[m].is_empty() {
                     // no literal every match contains: no match
@@ -817,9 +827,6 @@ impl Patterns {
                     scratch.hits[m].dedup();
                 }
             }
-        }
-        for (pos, &mode) in group.modes.iter().enumerate() {
-            let m = group.members[pos];
             if scratch.done[m] {
                 continue;
             }
