@@ -15,13 +15,24 @@
 //! `s`, and the anchored run sees the same look-behind and look-ahead context
 //! as an unanchored search would.
 //!
-//! The same analysis finds each rule's gate: a literal set every match
+//! A rule written as a top-level alternation is searched as its branches,
+//! each with its own prefixes and gate: one branch that may begin anywhere
+//! no longer makes the whole rule scan every value.
+//!
+//! The same analysis finds each branch's gate: a literal set every match
 //! contains, and how far into the match it can begin (`--` in a trailing
 //! comment rule, `onerror` in an event-handler rule). The gate literals
-//! are found in the same pass. A rule whose gate is more selective than
+//! are found in the same pass. A branch whose gate is more selective than
 //! its prefixes runs anchored only just before each gate literal; other
-//! rules skip prefixes that no gate literal follows closely enough, and a
-//! rule whose gate literal is absent does not run at all.
+//! branches skip prefixes that no gate literal follows closely enough, and
+//! a branch whose gate literal is absent does not run at all (every gate
+//! rarer than about two printable bytes is used that way). Prefix hits
+//! wait in a bounded buffer for their gates; when it fills, those already
+//! settled run or are dropped, and branches still waiting for a gate that
+//! may come anywhere later get one pass from their earliest prefix.
+//!
+//! Per-thread search state carries a stamp per branch: a search resets
+//! nothing up front and pays only for the branches the value touches.
 //!
 //! Cost is linear in the value: a rule whose anchored runs overlap (a
 //! prefix every few bytes and a pattern that lives long after it) has its
@@ -40,8 +51,10 @@ use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
-/// Longest prefix kept: longer ones select no better.
-const MAX_PREFIX: usize = 8;
+/// Longest prefix kept. Longer ones select a little better but multiply
+/// into thousands of literals whose automaton no longer fits the caches:
+/// four bytes halve the cost of a short value against eight.
+const MAX_PREFIX: usize = 4;
 /// Most prefixes per rule before the analysis stops extending them.
 const MAX_SET: usize = 256;
 /// Largest byte class that still counts as a set of one-byte prefixes.
@@ -534,18 +547,33 @@ pub(crate) struct Pattern {
     gate: Option<Gate>,
 }
 
-/// Compiles a pattern (Unicode off, bytes). Panics on an invalid pattern:
-/// the patterns are the built-in rules, checked by the test suite.
-pub(crate) fn compile(pattern: &str) -> Pattern {
+/// Compiles a pattern (Unicode off, bytes) into its branches: each
+/// alternative of a top-level alternation is searched on its own, with its
+/// own prefixes and gate, so that one branch that can begin anywhere does
+/// not make the whole rule scan every value. The pattern matches where any
+/// branch does. Panics on an invalid pattern: the patterns are the
+/// built-in rules, checked by the test suite.
+pub(crate) fn compile(pattern: &str) -> Vec<Pattern> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
         .build()
         .parse(pattern)
         .expect("the built-in rules parse");
+    let mut top = &hir;
+    while let HirKind::Capture(c) = top.kind() {
+        top = &c.sub;
+    }
+    match top.kind() {
+        HirKind::Alternation(alts) => alts.iter().map(compile_hir).collect(),
+        _ => vec![compile_hir(&hir)],
+    }
+}
+
+fn compile_hir(hir: &Hir) -> Pattern {
     let nfa = thompson::Compiler::new()
         .configure(thompson::Config::new().utf8(false).shrink(true))
-        .build_from_hir(&hir)
+        .build_from_hir(hir)
         .expect("the built-in rules compile");
     let mut capacity = CACHE_BYTES;
     let dfa = loop {
@@ -566,14 +594,17 @@ pub(crate) fn compile(pattern: &str) -> Pattern {
     };
     Pattern {
         dfa,
-        anchors: anchors(&hir),
-        gate: gate(&hir),
+        anchors: anchors(hir),
+        gate: gate(hir),
     }
 }
 
 /// Farthest a gate literal may begin into a match for the gate to drive
 /// the search (anchored runs at each place up to that far before it).
 const MAX_DRIVING_REACH: usize = 32;
+/// Expected occurrences per byte above which a gate is not worth finding
+/// for its own sake (about two printable bytes).
+const MAX_GATE_WEIGHT: f64 = 0.025;
 /// Gate positions kept per pattern and search; past it the gate stops
 /// filtering (memory stays bounded whatever the value).
 const MAX_GATE_HITS: usize = 4096;
@@ -607,13 +638,29 @@ pub(crate) struct Group {
     owners: Vec<Vec<usize>>,
     /// Per literal: the member positions it gates.
     gate_owners: Vec<Vec<usize>>,
-    /// Members anchored at offset 0 whatever the bytes.
+    /// Members anchored at offset 0 whatever the bytes, and without a gate
+    /// worth checking.
     at_start: Vec<usize>,
+    /// Per member: anchored at offset 0 whatever the bytes.
+    at_start_flag: Vec<bool>,
+    /// Per member: how far into a match its gate literal can begin.
+    reach: Vec<Option<usize>>,
+    /// Members searched by one unanchored pass.
+    scans: Vec<usize>,
 }
 
-/// Per-thread search state.
+/// Per-thread search state. A pattern's entries are valid only while its
+/// stamp equals the current search's epoch, so a search resets nothing up
+/// front and pays only for the patterns the value touches.
 pub(crate) struct Scratch {
     caches: Vec<Cache>,
+    /// Per pattern (not branch): the search in which one of its branches
+    /// matched.
+    matched: Vec<u32>,
+    /// The current search.
+    epoch: u32,
+    /// Per pattern: the search its entries below belong to.
+    stamp: Vec<u32>,
     /// Per pattern: anchored bytes stepped in this search.
     steps: Vec<usize>,
     /// Per pattern: answered for this search.
@@ -624,8 +671,41 @@ pub(crate) struct Scratch {
     hits: Vec<Vec<usize>>,
     /// Per pattern: more gate hits than kept.
     saturated: Vec<bool>,
+    /// Member positions whose gate literals were met in this search.
+    touched: Vec<usize>,
+    /// Per pattern: the earliest prefix hit left to one pass at the end.
+    overflow: Vec<usize>,
+    /// Member positions with such a pass.
+    overflowed: Vec<usize>,
     /// Prefix hits waiting for the gates: (member position, offset).
     anchors: Vec<(usize, usize)>,
+}
+
+impl Scratch {
+    /// Starts a search: every pattern's entries become stale at once.
+    fn begin(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.matched.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        self.touched.clear();
+        self.overflowed.clear();
+    }
+
+    /// Pattern `m`'s entries for this search, reset on first use.
+    fn fresh(&mut self, m: usize, owner: usize, wanted: &dyn Fn(usize) -> bool) {
+        if self.stamp[m] != self.epoch {
+            self.stamp[m] = self.epoch;
+            self.steps[m] = 0;
+            self.done[m] = self.matched[owner] == self.epoch || !wanted(owner);
+            self.last[m] = usize::MAX;
+            self.hits[m].clear();
+            self.saturated[m] = false;
+            self.overflow[m] = usize::MAX;
+        }
+    }
 }
 
 type ScratchPool = Pool<
@@ -633,9 +713,13 @@ type ScratchPool = Pool<
     Box<dyn Fn() -> Scratch + Send + Sync + std::panic::RefUnwindSafe + std::panic::UnwindSafe>,
 >;
 
-/// All patterns, and the per-thread caches they search with.
+/// All patterns (as branches), and the per-thread caches they search with.
 pub(crate) struct Patterns {
     patterns: std::sync::Arc<Vec<Pattern>>,
+    /// Per branch: the pattern it belongs to.
+    owner: Vec<usize>,
+    /// Per pattern: its branches.
+    branches: Vec<std::ops::Range<usize>>,
     pool: ScratchPool,
 }
 
@@ -667,25 +751,52 @@ fn automaton(lits: &[Vec<u8>]) -> Option<AhoCorasick> {
 }
 
 impl Patterns {
-    pub(crate) fn new(patterns: Vec<Pattern>) -> Self {
-        let patterns = std::sync::Arc::new(patterns);
+    /// Every pattern, each given as its compiled branches.
+    pub(crate) fn new(compiled: Vec<Vec<Pattern>>) -> Self {
+        let mut owner = Vec::new();
+        let mut branches = Vec::with_capacity(compiled.len());
+        let mut flat = Vec::new();
+        for (i, b) in compiled.into_iter().enumerate() {
+            branches.push(flat.len()..flat.len() + b.len());
+            owner.extend(std::iter::repeat_n(i, b.len()));
+            flat.extend(b);
+        }
+        let rules = branches.len();
+        let patterns = std::sync::Arc::new(flat);
         let for_pool = std::sync::Arc::clone(&patterns);
         let pool: ScratchPool = Pool::new(Box::new(move || {
             let n = for_pool.len();
             Scratch {
+                matched: vec![0; rules],
                 caches: for_pool.iter().map(|p| p.dfa.create_cache()).collect(),
+                epoch: 0,
+                stamp: vec![0; n],
                 steps: vec![0; n],
                 done: vec![false; n],
                 last: vec![usize::MAX; n],
                 hits: vec![Vec::new(); n],
                 saturated: vec![false; n],
+                touched: Vec::new(),
+                overflow: vec![usize::MAX; n],
+                overflowed: Vec::new(),
                 anchors: Vec::new(),
             }
         }));
-        Self { patterns, pool }
+        Self {
+            patterns,
+            owner,
+            branches,
+            pool,
+        }
     }
 
+    /// The group of patterns `members` (pattern indices), searched as their
+    /// branches.
     pub(crate) fn group(&self, members: Vec<usize>) -> Group {
+        let members: Vec<usize> = members
+            .into_iter()
+            .flat_map(|m| self.branches[m].clone())
+            .collect();
         let mut lits: Vec<Vec<u8>> = Vec::new();
         let mut owners: Vec<Vec<usize>> = Vec::new();
         let mut gate_owners: Vec<Vec<usize>> = Vec::new();
@@ -705,14 +816,18 @@ impl Patterns {
                 (None, None) => Mode::Scan,
             };
             modes.push(mode);
+            // A gate rarer than a common byte is worth finding: where none
+            // of its literals occurs, the branch does not run at all.
             let worth = match (&p.gate, mode) {
                 (None, _) => false,
                 (Some(_), Mode::Gate) => true,
-                (Some(g), Mode::Anchor) => p
-                    .anchors
-                    .as_ref()
-                    .is_some_and(|a| 4.0 * set_weight(&g.literals) < set_weight(&a.literals)),
-                (Some(g), Mode::Scan) => set_weight(&g.literals) < 0.01,
+                (Some(g), Mode::Anchor) => {
+                    set_weight(&g.literals) < MAX_GATE_WEIGHT
+                        || p.anchors.as_ref().is_some_and(|a| {
+                            4.0 * set_weight(&g.literals) < set_weight(&a.literals)
+                        })
+                }
+                (Some(g), Mode::Scan) => set_weight(&g.literals) < MAX_GATE_WEIGHT,
             };
             gated.push(worth);
             if let Some(g) = p.gate.as_ref().filter(|_| worth) {
@@ -724,7 +839,7 @@ impl Patterns {
             if mode == Mode::Anchor
                 && let Some(a) = &p.anchors
             {
-                if a.at_start {
+                if a.at_start && !worth {
                     at_start.push(pos);
                 }
                 for bytes in &a.literals {
@@ -733,36 +848,61 @@ impl Patterns {
                 }
             }
         }
+        let at_start_flag = members
+            .iter()
+            .zip(&modes)
+            .map(|(&m, &mode)| {
+                mode == Mode::Anchor
+                    && self.patterns[m]
+                        .anchors
+                        .as_ref()
+                        .is_some_and(|a| a.at_start)
+            })
+            .collect();
+        let reach = members
+            .iter()
+            .map(|&m| self.patterns[m].gate.as_ref().and_then(|g| g.reach))
+            .collect();
+        let scans = (0..members.len())
+            .filter(|&pos| modes[pos] == Mode::Scan)
+            .collect();
         Group {
             members,
+            scans,
             modes,
             gated,
             literals: automaton(&lits),
             owners,
             gate_owners,
             at_start,
+            at_start_flag,
+            reach,
         }
     }
 
-    /// Whether pattern `m`'s gate (when `gated`) allows a match that
-    /// begins at `s`.
-    fn gate_allows(&self, scratch: &Scratch, m: usize, gated: bool, s: usize) -> bool {
-        let Some(g) = self.patterns[m].gate.as_ref().filter(|_| gated) else {
+    /// Whether the gate of member `pos` (pattern `m`), when it has one
+    /// worth checking, allows a match that begins at `s`.
+    fn gate_allows(group: &Group, scratch: &Scratch, pos: usize, m: usize, s: usize) -> bool {
+        if !group.gated[pos] {
             return true;
-        };
+        }
+        if scratch.stamp[m] != scratch.epoch {
+            // no gate literal in this value
+            return false;
+        }
         if scratch.saturated[m] {
             return true;
         }
         let hits = &scratch.hits[m];
         let i = hits.partition_point(|&q| q < s);
-        match (hits.get(i), g.reach) {
+        match (hits.get(i), group.reach[pos]) {
             (None, _) => false,
             (Some(&q), Some(r)) => q <= s + r,
             (Some(_), None) => true,
         }
     }
 
-    /// Pushes `(pattern, start, end)` to `found` for every member of
+    /// Pushes `(pattern, start, end)` to `found` for every pattern of
     /// `group` that matches `hay` and that `wanted` accepts (once each).
     pub(crate) fn search(
         &self,
@@ -771,20 +911,10 @@ impl Patterns {
         wanted: impl Fn(usize) -> bool,
         found: &mut Vec<(usize, usize, usize)>,
     ) {
+        let wanted: &dyn Fn(usize) -> bool = &wanted;
         let mut guard = self.pool.get();
         let scratch = &mut *guard;
-        let mut pending = 0usize;
-        for &m in &group.members {
-            scratch.steps[m] = 0;
-            scratch.done[m] = !wanted(m);
-            scratch.last[m] = usize::MAX;
-            scratch.hits[m].clear();
-            scratch.saturated[m] = false;
-            pending += usize::from(!scratch.done[m]);
-        }
-        if pending == 0 {
-            return;
-        }
+        scratch.begin();
         // Anchored work per pattern before one unanchored pass takes over.
         let cap = 2 * hay.len() + 64;
         // One pass finds gate literals and prefixes. Prefix hits wait for
@@ -798,6 +928,10 @@ impl Patterns {
                 let id = hit.pattern().as_usize();
                 for &pos in &group.gate_owners[id] {
                     let m = group.members[pos];
+                    if scratch.stamp[m] != scratch.epoch {
+                        scratch.fresh(m, self.owner[m], wanted);
+                        scratch.touched.push(pos);
+                    }
                     if scratch.done[m] || scratch.saturated[m] {
                         continue;
                     }
@@ -808,87 +942,201 @@ impl Patterns {
                     }
                 }
                 for &pos in &group.owners[id] {
+                    if anchors.len() >= MAX_ANCHOR_HITS {
+                        self.flush(
+                            group,
+                            scratch,
+                            &mut anchors,
+                            hit.end(),
+                            hay,
+                            cap,
+                            found,
+                            wanted,
+                        );
+                    }
                     if anchors.len() < MAX_ANCHOR_HITS {
                         anchors.push((pos, hit.start()));
                     } else {
-                        self.try_at(scratch, group.members[pos], hay, hit.start(), cap, found);
+                        let m = group.members[pos];
+                        scratch.fresh(m, self.owner[m], wanted);
+                        self.try_at(scratch, m, hay, hit.start(), cap, found);
                     }
                 }
             }
         }
-        for (pos, &mode) in group.modes.iter().enumerate() {
+        // Members whose gate literal was met: order their hits, and run the
+        // gate-driven ones. A gated member never met has no match.
+        let touched = std::mem::take(&mut scratch.touched);
+        for &pos in &touched {
             let m = group.members[pos];
-            if group.gated[pos] && !scratch.saturated[m] {
-                if scratch.hits[m].is_empty() {
-                    // no literal every match contains: no match
-                    scratch.done[m] = true;
-                } else {
-                    scratch.hits[m].sort_unstable();
-                    scratch.hits[m].dedup();
-                }
-            }
             if scratch.done[m] {
                 continue;
             }
-            let reach = self.patterns[m]
-                .gate
-                .as_ref()
-                .and_then(|g| g.reach)
-                .unwrap_or(0);
-            let from = |scratch: &Scratch| {
-                scratch.hits[m]
-                    .first()
-                    .map_or(0, |q| q.saturating_sub(reach))
-            };
-            match mode {
-                Mode::Gate if scratch.saturated[m] => {
-                    let start = from(scratch);
-                    self.scan(scratch, m, hay, start, found);
-                }
-                Mode::Gate => {
-                    let mut next = 0usize;
-                    let mut i = 0;
-                    while i < scratch.hits[m].len() && !scratch.done[m] {
-                        let q = scratch.hits[m][i];
-                        let lo = q.saturating_sub(reach).max(next);
-                        for s in lo..=q {
-                            self.try_at(scratch, m, hay, s, cap, found);
-                            if scratch.done[m] {
-                                break;
-                            }
-                        }
-                        next = q + 1;
-                        i += 1;
-                    }
-                }
-                Mode::Scan => {
-                    let bounded = self.patterns[m]
-                        .gate
-                        .as_ref()
-                        .is_some_and(|g| g.reach.is_some());
-                    let start = if group.gated[pos] && bounded {
-                        from(scratch)
-                    } else {
-                        0
-                    };
-                    self.scan(scratch, m, hay, start, found);
-                }
-                Mode::Anchor => {}
+            if !scratch.saturated[m] {
+                scratch.hits[m].sort_unstable();
+                scratch.hits[m].dedup();
             }
-        }
-        for &pos in &group.at_start {
-            let m = group.members[pos];
-            if self.gate_allows(scratch, m, group.gated[pos], 0) {
+            if group.modes[pos] == Mode::Gate {
+                self.gate_driven(scratch, m, hay, cap, found);
+            } else if group.at_start_flag[pos] && Self::gate_allows(group, scratch, pos, m, 0) {
                 self.try_at(scratch, m, hay, 0, cap, found);
             }
         }
+        scratch.touched = touched;
+        for &pos in &group.scans {
+            let m = group.members[pos];
+            if group.gated[pos] && scratch.stamp[m] != scratch.epoch {
+                continue;
+            }
+            scratch.fresh(m, self.owner[m], wanted);
+            if scratch.done[m] {
+                continue;
+            }
+            let bounded = self.patterns[m]
+                .gate
+                .as_ref()
+                .is_some_and(|g| g.reach.is_some());
+            let start = if group.gated[pos] && bounded {
+                self.gate_start(scratch, m)
+            } else {
+                0
+            };
+            self.scan(scratch, m, hay, start, found);
+        }
+        // Members anchored at offset 0 with a gate ran above, if it was met.
+        for &pos in &group.at_start {
+            let m = group.members[pos];
+            scratch.fresh(m, self.owner[m], wanted);
+            self.try_at(scratch, m, hay, 0, cap, found);
+        }
         for &(pos, at) in &anchors {
             let m = group.members[pos];
-            if !scratch.done[m] && self.gate_allows(scratch, m, group.gated[pos], at) {
-                self.try_at(scratch, m, hay, at, cap, found);
+            if Self::gate_allows(group, scratch, pos, m, at) {
+                scratch.fresh(m, self.owner[m], wanted);
+                if !scratch.done[m] {
+                    self.try_at(scratch, m, hay, at, cap, found);
+                }
             }
         }
         scratch.anchors = anchors;
+        let overflowed = std::mem::take(&mut scratch.overflowed);
+        for &pos in &overflowed {
+            let m = group.members[pos];
+            let from = scratch.overflow[m];
+            let followed =
+                scratch.saturated[m] || scratch.hits[m].last().is_some_and(|&q| q >= from);
+            if !scratch.done[m] && followed {
+                self.scan(scratch, m, hay, from, found);
+            }
+        }
+        scratch.overflowed = overflowed;
+    }
+
+    /// Settles the buffered prefix hits whose gate is already known, while
+    /// the literal pass is at `end` (every gate literal that begins more
+    /// than [`MAX_GATE_LEN`] bytes before it has been seen): those the gate
+    /// allows run, those it can no longer allow are dropped, the rest stay.
+    /// Keeps a long run of prefixes (64 KiB of quotes) filtered by the gates
+    /// with a bounded buffer.
+    #[allow(clippy::too_many_arguments)]
+    fn flush(
+        &self,
+        group: &Group,
+        scratch: &mut Scratch,
+        anchors: &mut Vec<(usize, usize)>,
+        end: usize,
+        hay: &[u8],
+        cap: usize,
+        found: &mut Vec<(usize, usize, usize)>,
+        wanted: &dyn Fn(usize) -> bool,
+    ) {
+        for &pos in &scratch.touched {
+            let m = group.members[pos];
+            scratch.hits[m].sort_unstable();
+            scratch.hits[m].dedup();
+        }
+        let mut kept = 0;
+        for i in 0..anchors.len() {
+            let (pos, at) = anchors[i];
+            let m = group.members[pos];
+            if scratch.stamp[m] == scratch.epoch && scratch.done[m] {
+                continue;
+            }
+            if Self::gate_allows(group, scratch, pos, m, at) {
+                scratch.fresh(m, self.owner[m], wanted);
+                self.try_at(scratch, m, hay, at, cap, found);
+                continue;
+            }
+            let settled = group.reach[pos].is_some_and(|r| at + r + MAX_GATE_LEN < end);
+            if !settled {
+                anchors[kept] = (pos, at);
+                kept += 1;
+            }
+        }
+        anchors.truncate(kept);
+        if anchors.len() > MAX_ANCHOR_HITS / 2 {
+            // Too many still wait for a gate literal that may come anywhere
+            // later: their members get one pass from their earliest prefix
+            // after the literal pass, if a gate literal follows it.
+            for &(pos, at) in anchors.iter() {
+                let m = group.members[pos];
+                scratch.fresh(m, self.owner[m], wanted);
+                if scratch.overflow[m] == usize::MAX {
+                    scratch.overflowed.push(pos);
+                }
+                scratch.overflow[m] = scratch.overflow[m].min(at);
+            }
+            anchors.clear();
+        }
+    }
+
+    /// Where an unanchored pass of gated pattern `m` may start: its first
+    /// gate literal, less how far into a match the literal can begin.
+    fn gate_start(&self, scratch: &Scratch, m: usize) -> usize {
+        let reach = self.patterns[m]
+            .gate
+            .as_ref()
+            .and_then(|g| g.reach)
+            .unwrap_or(0);
+        scratch.hits[m]
+            .first()
+            .map_or(0, |q| q.saturating_sub(reach))
+    }
+
+    /// A gate-driven pattern: anchored runs just before each of its gate
+    /// literals (one unanchored pass when it has more than are kept).
+    fn gate_driven(
+        &self,
+        scratch: &mut Scratch,
+        m: usize,
+        hay: &[u8],
+        cap: usize,
+        found: &mut Vec<(usize, usize, usize)>,
+    ) {
+        if scratch.saturated[m] {
+            let start = self.gate_start(scratch, m);
+            self.scan(scratch, m, hay, start, found);
+            return;
+        }
+        let reach = self.patterns[m]
+            .gate
+            .as_ref()
+            .and_then(|g| g.reach)
+            .unwrap_or(0);
+        let mut next = 0usize;
+        let mut i = 0;
+        while i < scratch.hits[m].len() && !scratch.done[m] {
+            let q = scratch.hits[m][i];
+            let lo = q.saturating_sub(reach).max(next);
+            for s in lo..=q {
+                self.try_at(scratch, m, hay, s, cap, found);
+                if scratch.done[m] {
+                    break;
+                }
+            }
+            next = q + 1;
+            i += 1;
+        }
     }
 
     /// One unanchored pass of pattern `m` from `start`.
@@ -901,9 +1149,14 @@ impl Patterns {
         found: &mut Vec<(usize, usize, usize)>,
     ) {
         scratch.done[m] = true;
+        let owner = self.owner[m];
+        if scratch.matched[owner] == scratch.epoch {
+            return;
+        }
         let cache = &mut scratch.caches[m];
         if let Some(e) = unanchored(&self.patterns[m].dfa, cache, hay, start) {
-            found.push((m, e.saturating_sub(40).max(start), e));
+            scratch.matched[owner] = scratch.epoch;
+            found.push((owner, e.saturating_sub(40).max(start), e));
         }
     }
 
@@ -921,6 +1174,11 @@ impl Patterns {
         if scratch.done[m] || scratch.last[m] == s {
             return;
         }
+        let owner = self.owner[m];
+        if scratch.matched[owner] == scratch.epoch {
+            scratch.done[m] = true;
+            return;
+        }
         scratch.last[m] = s;
         if scratch.steps[m] > cap {
             self.scan(scratch, m, hay, s, found);
@@ -930,7 +1188,8 @@ impl Patterns {
         scratch.steps[m] += stepped;
         if let Some(e) = hit {
             scratch.done[m] = true;
-            found.push((m, s, e));
+            scratch.matched[owner] = scratch.epoch;
+            found.push((owner, s, e));
         }
     }
 }
@@ -1002,7 +1261,8 @@ mod tests {
     fn prefixes_of_common_shapes() {
         assert_eq!(
             anchors_of(r"\bunion\b *select"),
-            Some((vec!["union ".into(), "unionsel".into()], false))
+            // prefixes stop at four bytes
+            Some((vec!["unio".into()], false))
         );
         assert_eq!(
             anchors_of(r"(?:^|[ (])or"),
@@ -1039,7 +1299,7 @@ mod tests {
             b"abc1",
             b"",
         ];
-        let compiled: Vec<Pattern> = pats.iter().map(|p| compile(p)).collect();
+        let compiled: Vec<Vec<Pattern>> = pats.iter().map(|p| compile(p)).collect();
         let all = Patterns::new(compiled);
         let group = all.group((0..pats.len()).collect());
         for hay in hays {
