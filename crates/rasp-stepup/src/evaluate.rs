@@ -22,6 +22,8 @@ pub(crate) struct Input {
     pub(crate) user_agent: Option<Vec<u8>>,
     pub(crate) custom: Option<IdentityFuture>,
     pub(crate) risk: RiskInput,
+    /// The per-address quota was applied before the body was read.
+    pub(crate) client_quota_checked: bool,
 }
 
 /// The result of an evaluation.
@@ -150,7 +152,7 @@ fn rate_limited(
 }
 
 /// Applies one quota; `Some(decision)` when the request must stop here.
-async fn check_quota(
+pub(crate) async fn check_quota(
     p: &PolicyInner,
     level: Sensitivity,
     scope: &'static str,
@@ -175,7 +177,7 @@ pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
     let now = p.clock.now();
     let level = input.level;
     let req = &p.requirements[level.index()];
-    if let Some(ip) = input.risk.ip {
+    if let Some(ip) = input.risk.ip.filter(|_| !input.client_quota_checked) {
         let quota = p.risk.rate.per_client[level.index()];
         if let Some(d) =
             check_quota(p, level, "client", RateKey::Client(level, ip), quota, now).await

@@ -23,6 +23,11 @@ use crate::risk::Assessment;
 use crate::store::CounterKey;
 
 pub(crate) type EvalFuture = Pin<Box<dyn Future<Output = Evaluation> + Send>>;
+pub(crate) type QuotaFuture = Pin<Box<dyn Future<Output = Option<Decision>> + Send>>;
+/// What runs after the per-address quota (the layer's `start`, taken as a
+/// function pointer where its bounds hold).
+pub(crate) type Resume<S, B, R> =
+    fn(&Policy, &mut S, Request<B>, Option<Option<Decision>>) -> ResponseFuture<S, B, R>;
 type ObserveFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub(crate) type BodyFuture<B> = Pin<Box<dyn Future<Output = BodyRead<B>> + Send>>;
 
@@ -136,6 +141,14 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
+        Throttling {
+            check: QuotaFuture,
+            inner: Option<S>,
+            req: Option<Request<B>>,
+            policy: Policy,
+            level: Sensitivity,
+            resume: Resume<S, B, R>,
+        },
         ReadingBody {
             read: BodyFuture<B>,
             inner: Option<S>,
@@ -196,6 +209,26 @@ where
         }
     }
 
+    pub(crate) fn throttling(
+        check: QuotaFuture,
+        inner: S,
+        req: Request<B>,
+        policy: Policy,
+        level: Sensitivity,
+        resume: Resume<S, B, R>,
+    ) -> Self {
+        Self {
+            kind: Kind::Throttling {
+                check,
+                inner: Some(inner),
+                req: Some(req),
+                policy,
+                level,
+                resume,
+            },
+        }
+    }
+
     pub(crate) fn reading_body(read: BodyFuture<B>, inner: S, next: AfterBody) -> Self {
         Self {
             kind: Kind::ReadingBody {
@@ -224,6 +257,11 @@ where
     }
 }
 
+/// The route template Axum matched, for logs.
+fn matched_path_of<B>(req: &Request<B>) -> Option<&str> {
+    super::matched_path(req)
+}
+
 /// Leaves the verified identity and the context for inner layers and handlers.
 pub(crate) fn attach<B>(req: &mut Request<B>, ctx: StepUpContext) {
     if let Some(id) = &ctx.identity {
@@ -242,6 +280,34 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
             let next = match self.as_mut().project().kind.project() {
+                KindProj::Throttling {
+                    check,
+                    inner,
+                    req,
+                    policy,
+                    level,
+                    resume,
+                } => {
+                    let verdict = ready!(check.as_mut().poll(cx));
+                    let mut inner = inner.take().expect("polled after completion");
+                    let req = req.take().expect("polled after completion");
+                    let monitor = policy.inner.mode == Mode::Monitor;
+                    match verdict {
+                        Some(d) if !monitor => {
+                            log_decision(&d, *level, matched_path_of(&req), None, None, false);
+                            Kind::Respond {
+                                res: Some(respond(d)),
+                            }
+                        }
+                        other => {
+                            if let Some(d) = &other {
+                                log_decision(d, *level, matched_path_of(&req), None, None, true);
+                            }
+                            let policy = policy.clone();
+                            resume(&policy, &mut inner, req, Some(other)).kind
+                        }
+                    }
+                }
                 KindProj::ReadingBody { read, inner, next } => {
                     let BodyRead { req, outcome } = ready!(read.as_mut().poll(cx));
                     let inner = inner.take().expect("polled after completion");

@@ -138,9 +138,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let p = &*self.policy.inner;
-        let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
+        let (level, _) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
         if let Some(probe) = req.extensions().get::<RouteProbe>() {
             // Only Axum's own match counts: the table's matcher would
             // "match" a mistyped key against itself.
@@ -149,10 +149,69 @@ where
             *res.status_mut() = http::StatusCode::NO_CONTENT;
             return ResponseFuture::respond(res);
         }
+        // The per-address quota comes first: a client already over it costs
+        // no inspection of its path, query, headers or body.
+        if let Some(quota) = p.risk.rate.per_client[level.index()]
+            && let Some(ip) = crate::risk::client_ip(
+                crate::risk::peer_of(req.extensions()),
+                req.headers(),
+                &p.risk.trusted_proxies,
+            )
+        {
+            let policy = self.policy.clone();
+            let check = Box::pin(async move {
+                let p = &*policy.inner;
+                let now = p.clock.now();
+                evaluate::check_quota(
+                    p,
+                    level,
+                    "client",
+                    crate::store::RateKey::Client(level, ip),
+                    Some(quota),
+                    now,
+                )
+                .await
+            });
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            return ResponseFuture::throttling(
+                check,
+                inner,
+                req,
+                self.policy.clone(),
+                level,
+                start::<S, ReqBody, ResBody>,
+            );
+        }
+        start(&self.policy, &mut self.inner, req, None)
+    }
+}
+
+/// Everything after the per-address quota: inspection of the head, then
+/// either the handler at once (public fast path), or the body and the
+/// evaluation. `quota` is the quota's decision when it was already taken
+/// (in monitor mode, a rejection the request passes with).
+pub(crate) fn start<S, ReqBody, ResBody>(
+    policy: &Policy,
+    service: &mut S,
+    mut req: Request<ReqBody>,
+    quota: Option<Option<crate::decision::Decision>>,
+) -> ResponseFuture<S, ReqBody, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: From<Bytes>,
+{
+    {
+        let p = &*policy.inner;
+        let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
+        let client_quota_checked = quota.is_some();
         // Inspect: path, query, headers, cookies (bodies below).
         let monitor = p.mode == crate::policy::Mode::Monitor;
         let head = p.inspector.head(template, req.uri(), req.headers());
-        let mut pre = None;
+        let mut pre = quota.flatten();
         if let Some(d) = injection_decision(p, &head.findings) {
             log_decision(&d, level, template, None, None, monitor);
             if !monitor {
@@ -173,18 +232,18 @@ where
         if public
             && bearer.is_none()
             && p.identity.is_none()
-            && p.risk.rate.per_client[level.index()].is_none()
+            && (client_quota_checked || p.risk.rate.per_client[level.index()].is_none())
             && inspect_body.is_none()
         {
             // Fast path: a public route without credentials, quota or body needs no store.
             let ctx = StepUpContext {
-                policy: self.policy.clone(),
+                policy: policy.clone(),
                 identity: None,
                 level,
                 assessment: None,
             };
             attach(&mut req, ctx);
-            return ResponseFuture::inner_monitored(self.inner.call(req), pre);
+            return ResponseFuture::inner_monitored(service.call(req), pre);
         }
         let template = template.map(str::to_owned);
         let bearer = bearer.map(str::to_owned);
@@ -211,12 +270,13 @@ where
             user_agent,
             custom,
             risk,
+            client_quota_checked,
         };
         // The ready service goes into the future; a fresh clone stays here.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let clone = service.clone();
+        let inner = std::mem::replace(service, clone);
         let meta = Meta {
-            policy: self.policy.clone(),
+            policy: policy.clone(),
             level,
             template,
             client_ip,
@@ -228,7 +288,7 @@ where
             let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
             return ResponseFuture::reading_body(read, inner, AfterBody { meta, input, kind });
         }
-        let eval = Box::pin(evaluate::evaluate(self.policy.clone(), input));
+        let eval = Box::pin(evaluate::evaluate(policy.clone(), input));
         ResponseFuture::deciding(eval, inner, req, meta)
     }
 }

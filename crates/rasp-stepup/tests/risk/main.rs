@@ -409,6 +409,52 @@ async fn rate_limit_answers_429_with_exact_headers() {
     );
 }
 
+/// A request body that records whether anyone read it, and fails if so.
+struct Untouched(Arc<std::sync::atomic::AtomicBool>);
+
+impl http_body::Body for Untouched {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.0.store(true, Ordering::SeqCst);
+        std::task::Poll::Ready(Some(Err(std::io::Error::other("read"))))
+    }
+}
+
+#[tokio::test]
+async fn the_address_quota_comes_before_any_inspection() {
+    let rate = RateRules::none().per_client(Sensitivity::Public, Some(Quota::per_minute(2)));
+    let mut w = world(RiskRules::default().rate(rate));
+    for _ in 0..2 {
+        let res = w
+            .send(&call("GET", "/search?q=shoes", "198.51.100.7").anonymous())
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Over quota: an injection in the query (403 if inspected) and a body
+    // that fails when read (400 if read) both go unexamined.
+    let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut req = call("GET", "/search?q=1'%20OR%20'1'%3D'1", "198.51.100.7")
+        .anonymous()
+        .header("content-type", "application/json")
+        .header("content-length", "64")
+        .request();
+    *req.body_mut() = Body::new(Untouched(read.clone()));
+    let res = w.svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "30");
+    assert!(!read.load(Ordering::SeqCst), "the body was read");
+    // Another address is inspected as usual: the same query is an injection.
+    let res = w
+        .send(&call("GET", "/search?q=1'%20OR%20'1'%3D'1", "198.51.100.8").anonymous())
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
 #[tokio::test]
 async fn per_subject_quota_holds_across_addresses() {
     let rate =
