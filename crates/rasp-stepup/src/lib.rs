@@ -83,7 +83,7 @@ mod token;
 pub use clock::{Clock, MockClock, OsRandom, Random, RandomError, SystemClock, Timestamp};
 pub use decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 pub use identity::{IdentityError, IdentityExtractor, IdentityFuture};
-pub use inspect::{Exclusion, InspectionRules, OverLimit};
+pub use inspect::{Budget, Exclusion, InspectionRules, OverBudget, OverLimit};
 #[cfg(feature = "axum")]
 pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};

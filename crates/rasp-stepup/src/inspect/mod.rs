@@ -35,6 +35,70 @@ pub enum OverLimit {
     Pass,
 }
 
+/// What to do with a request whose inspection would cost more than its
+/// level's [`Budget`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OverBudget {
+    /// Inspect what the budget covers, pass the rest uninspected and log
+    /// a `rasp::decision` warning (default on public routes).
+    InspectPrefix,
+    /// Answer 413 (default on authenticated, high and critical routes).
+    Reject,
+}
+
+/// How much inspection one request may cost: a number of work units, each
+/// inspected value costing its length in bytes plus
+/// [`Budget::UNITS_PER_VALUE`]. The detector's work is linear in the bytes
+/// it reads, so the budget bounds the inspection time of any request, and
+/// a request made of many tiny values pays for each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub(crate) units: usize,
+    pub(crate) over: OverBudget,
+}
+
+impl Budget {
+    /// The fixed cost of one value, in units: about what reading 64 bytes
+    /// costs.
+    pub const UNITS_PER_VALUE: usize = 64;
+    /// The default number of units: a 64 KiB body (the default body limit)
+    /// of a thousand values, with its head, fits.
+    pub const DEFAULT_UNITS: usize = 256 * 1024;
+
+    /// `units` work units, then `over`.
+    #[must_use]
+    pub fn new(units: usize, over: OverBudget) -> Self {
+        Self { units, over }
+    }
+
+    /// The work units.
+    #[must_use]
+    pub fn units(&self) -> usize {
+        self.units
+    }
+
+    /// What happens past them.
+    #[must_use]
+    pub fn over(&self) -> OverBudget {
+        self.over
+    }
+
+    /// The default of a level: [`Budget::DEFAULT_UNITS`], then
+    /// [`OverBudget::InspectPrefix`] on public routes and
+    /// [`OverBudget::Reject`] elsewhere.
+    #[must_use]
+    pub fn default_for(level: crate::policy::Sensitivity) -> Self {
+        let over = if level == crate::policy::Sensitivity::Public {
+            OverBudget::InspectPrefix
+        } else {
+            OverBudget::Reject
+        };
+        Self::new(Self::DEFAULT_UNITS, over)
+    }
+}
+
 /// Inspection settings.
 #[derive(Clone, Debug)]
 #[must_use]
@@ -48,6 +112,8 @@ pub struct InspectionRules {
     pub(crate) over_limit: OverLimit,
     pub(crate) max_json_depth: usize,
     pub(crate) exclusions: Vec<Exclusion>,
+    /// Per sensitivity level.
+    pub(crate) budgets: [Budget; 4],
 }
 
 impl Default for InspectionRules {
@@ -66,6 +132,7 @@ impl Default for InspectionRules {
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
             exclusions: Vec::new(),
+            budgets: crate::policy::Sensitivity::ALL.map(Budget::default_for),
         }
     }
 }
@@ -126,6 +193,12 @@ impl InspectionRules {
         self
     }
 
+    /// The inspection budget of `level` (default: [`Budget::default_for`]).
+    pub fn budget(mut self, level: crate::policy::Sensitivity, budget: Budget) -> Self {
+        self.budgets[level.index()] = budget;
+        self
+    }
+
     /// Adds an exclusion.
     pub fn exclude(mut self, exclusion: Exclusion) -> Self {
         self.exclusions.push(exclusion);
@@ -153,6 +226,37 @@ pub(crate) fn injection_decision(
     Some(crate::decision::Decision::Reject(r))
 }
 
+/// What the budget of `level` says of a request whose inspection ran out
+/// of it: a rejection (413), or nothing after a logged warning.
+pub(crate) fn budget_decision(
+    p: &crate::policy::PolicyInner,
+    level: crate::policy::Sensitivity,
+    route: Option<&str>,
+    found: &RequestFindings,
+) -> Option<crate::decision::Decision> {
+    if !found.over_budget {
+        return None;
+    }
+    let budget = p.inspector.rules.budgets[level.index()];
+    match budget.over {
+        OverBudget::Reject => Some(crate::evaluate::reject(
+            p,
+            crate::decision::RejectionKind::PayloadTooLarge,
+        )),
+        OverBudget::InspectPrefix => {
+            tracing::warn!(
+                target: "rasp::decision",
+                decision = "inspection_budget_spent",
+                route.template = route.unwrap_or("<unmatched>"),
+                route.sensitivity = level.as_str(),
+                budget.units = budget.units,
+                "inspection budget spent: the rest of the request passed uninspected"
+            );
+            None
+        }
+    }
+}
+
 /// How suspicious the non-blocking findings are (0–1), for the risk score.
 pub(crate) fn suspect_confidence(findings: &Findings) -> f32 {
     findings
@@ -168,6 +272,16 @@ pub(crate) fn suspect_confidence(findings: &Findings) -> f32 {
 pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
     if rules.max_body_bytes == 0 || rules.max_body_bytes > 64 << 20 {
         return Err("max_body_bytes must be between 1 byte and 64 MiB".into());
+    }
+    if rules
+        .budgets
+        .iter()
+        .any(|b| b.units < Budget::UNITS_PER_VALUE)
+    {
+        return Err(format!(
+            "an inspection budget must be at least {} units (one value)",
+            Budget::UNITS_PER_VALUE
+        ));
     }
     exclusions::Compiled::validate(&rules.exclusions)
 }
@@ -339,10 +453,39 @@ impl std::fmt::Debug for Inspector {
     }
 }
 
-/// Findings of one request with the key paths they came from.
-#[derive(Debug, Default)]
+/// Findings of one request, and what is left of its inspection budget.
+#[derive(Debug)]
 pub(crate) struct RequestFindings {
     pub(crate) findings: Findings,
+    /// Work units left.
+    pub(crate) left: usize,
+    /// Some input was left uninspected for want of budget.
+    pub(crate) over_budget: bool,
+}
+
+impl RequestFindings {
+    /// No findings yet, `units` to spend.
+    pub(crate) fn with_budget(units: usize) -> Self {
+        Self {
+            findings: Findings::default(),
+            left: units,
+            over_budget: false,
+        }
+    }
+
+    /// Takes the cost of a value of `len` bytes from the budget: how many
+    /// of its bytes may be inspected (all, a prefix, or none).
+    fn spend(&mut self, len: usize) -> usize {
+        let cost = len.saturating_add(Budget::UNITS_PER_VALUE);
+        if cost <= self.left {
+            self.left -= cost;
+            return len;
+        }
+        self.over_budget = true;
+        let prefix = self.left.saturating_sub(Budget::UNITS_PER_VALUE).min(len);
+        self.left = 0;
+        prefix
+    }
 }
 
 impl Inspector {
@@ -371,7 +514,11 @@ impl Inspector {
         source: SourceKind,
         out: &mut RequestFindings,
     ) {
-        let mut f = self.detector.inspect(value, source);
+        let n = out.spend(value.len());
+        if n == 0 {
+            return;
+        }
+        let mut f = self.detector.inspect(&value[..n], source);
         if f.is_empty() {
             return;
         }
@@ -415,8 +562,9 @@ impl Inspector {
         route: Option<&str>,
         uri: &http::Uri,
         headers: &HeaderMap,
+        units: usize,
     ) -> RequestFindings {
-        let mut out = RequestFindings::default();
+        let mut out = RequestFindings::with_budget(units);
         if !self.rules.enabled {
             return out;
         }

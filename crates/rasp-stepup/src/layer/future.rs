@@ -15,7 +15,8 @@ use tower_service::Service;
 use crate::decision::{Decision, RejectionKind};
 use crate::evaluate::{Evaluation, Input, StepUpContext};
 use crate::inspect::{
-    BodyKind, RequestFindings, injection_decision, inspect_body, suspect_confidence,
+    BodyKind, RequestFindings, budget_decision, injection_decision, inspect_body,
+    suspect_confidence,
 };
 use crate::policy::{Mode, Policy, Sensitivity};
 use crate::respond::{attach_monitored, log_decision, respond};
@@ -54,6 +55,8 @@ pub(crate) struct AfterBody {
     pub(crate) meta: Meta,
     pub(crate) input: Input,
     pub(crate) kind: BodyKind,
+    /// Inspection work units the head left for the body.
+    pub(crate) budget_left: usize,
 }
 
 /// What the future needs to finish a decision.
@@ -315,6 +318,7 @@ where
                         mut meta,
                         mut input,
                         kind,
+                        budget_left,
                     } = next.take().expect("polled after completion");
                     let policy = meta.policy.clone();
                     let p = &*policy.inner;
@@ -328,7 +332,7 @@ where
                         }
                         BodyOutcome::Skipped => None,
                         BodyOutcome::Read(bytes) => {
-                            let mut found = RequestFindings::default();
+                            let mut found = RequestFindings::with_budget(budget_left);
                             let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
                             inspect_body(
                                 &p.inspector,
@@ -341,7 +345,9 @@ where
                                 .risk
                                 .injection
                                 .max(suspect_confidence(&found.findings));
-                            injection_decision(p, &found.findings)
+                            injection_decision(p, &found.findings).or_else(|| {
+                                budget_decision(p, meta.level, meta.template.as_deref(), &found)
+                            })
                         }
                     };
                     match stop {

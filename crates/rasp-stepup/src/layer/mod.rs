@@ -35,7 +35,7 @@ use future::{AfterBody, Meta, attach};
 use crate::decision::RejectionKind;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::identity::bearer_token;
-use crate::inspect::{body_kind, injection_decision, suspect_confidence};
+use crate::inspect::{body_kind, budget_decision, injection_decision, suspect_confidence};
 use crate::policy::{ConfigError, Policy, Sensitivity};
 use crate::respond::{log_decision, respond};
 
@@ -210,9 +210,12 @@ where
         let client_quota_checked = quota.is_some();
         // Inspect: path, query, headers, cookies (bodies below).
         let monitor = p.mode == crate::policy::Mode::Monitor;
-        let head = p.inspector.head(template, req.uri(), req.headers());
+        let units = p.inspector.rules.budgets[level.index()].units;
+        let head = p.inspector.head(template, req.uri(), req.headers(), units);
         let mut pre = quota.flatten();
-        if let Some(d) = injection_decision(p, &head.findings) {
+        if let Some(d) = injection_decision(p, &head.findings)
+            .or_else(|| budget_decision(p, level, template, &head))
+        {
             log_decision(&d, level, template, None, None, monitor);
             if !monitor {
                 return ResponseFuture::respond(respond(d));
@@ -286,7 +289,16 @@ where
         if let Some(kind) = inspect_body {
             let rules = &p.inspector.rules;
             let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
-            return ResponseFuture::reading_body(read, inner, AfterBody { meta, input, kind });
+            return ResponseFuture::reading_body(
+                read,
+                inner,
+                AfterBody {
+                    meta,
+                    input,
+                    kind,
+                    budget_left: head.left,
+                },
+            );
         }
         let eval = Box::pin(evaluate::evaluate(policy.clone(), input));
         ResponseFuture::deciding(eval, inner, req, meta)

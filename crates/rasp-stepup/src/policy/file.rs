@@ -39,6 +39,15 @@ struct InspectionSection {
     cookies: Option<bool>,
     max_body_bytes: Option<usize>,
     over_limit: Option<crate::inspect::OverLimit>,
+    #[serde(default)]
+    budget: BTreeMap<Sensitivity, BudgetEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetEntry {
+    units: Option<usize>,
+    over: Option<crate::inspect::OverBudget>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -190,6 +199,11 @@ impl PolicyFile {
         }
         if let Some(v) = i.over_limit {
             ins.over_limit = v;
+        }
+        for (level, e) in i.budget {
+            let b = &mut ins.budgets[level.index()];
+            b.units = e.units.unwrap_or(b.units);
+            b.over = e.over.unwrap_or(b.over);
         }
         ins.exclusions.extend(self.exclusions);
         let t = self.tokens;

@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use rasp_stepup::{
-    Decision, Exclusion, InspectionRules, MockClock, Mode, Monitored, OverLimit, Policy,
-    PolicyBuilder, RaspStepUp, Rejection, RejectionKind, Sensitivity, Timestamp, TokenConfig,
+    Budget, Decision, Exclusion, InspectionRules, MockClock, Mode, Monitored, OverBudget,
+    OverLimit, Policy, PolicyBuilder, RaspStepUp, Rejection, RejectionKind, Sensitivity, Timestamp,
+    TokenConfig,
 };
 use tower::{Layer, ServiceExt, service_fn};
 
@@ -345,6 +346,104 @@ async fn body_limits_follow_the_over_limit_policy() {
     let early = format!(r#"<script>alert(1)</script>{}"#, "a".repeat(200));
     let res = send(&svc, post("/api", "text/plain", early)).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_inspection_budget_bounds_each_request() {
+    // 40 pairs cost 40 × ((3 + 64) + (36 + 64)) = 6,680 units, the path
+    // `/form` 5 + 64: 6,749 in all; the late attack's pair 154 more.
+    let many: String = (0..40)
+        .map(|i| format!("f{i:02}=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let late_attack = format!("{many}&x=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+    let with = |level: Sensitivity, units: usize, over: OverBudget| {
+        let policy = builder()
+            .route("POST", "/form", level)
+            .inspection(InspectionRules::default().budget(level, Budget::new(units, over)))
+            .build()
+            .unwrap();
+        app(policy)
+    };
+    let form = |body: &str| post("/form", "application/x-www-form-urlencoded", body);
+
+    // Within the budget: every value is read, the late attack is found.
+    let (svc, _) = with(Sensitivity::Public, 16_000, OverBudget::InspectPrefix);
+    assert_eq!(
+        send(&svc, form(&late_attack)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Past it on a public route: the values the budget covers are read,
+    // the rest passes to the handler uninspected, whole.
+    let (svc, calls) = with(Sensitivity::Public, 6_800, OverBudget::InspectPrefix);
+    let res = send(&svc, form(&late_attack)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, late_attack);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let early_attack = format!("x=%3Cscript%3Ealert(1)%3C%2Fscript%3E&{many}");
+    assert_eq!(
+        send(&svc, form(&early_attack)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Past it where the level rejects: 413 before the handler runs, 403 when
+    // the covered part already holds an injection.
+    let (svc, calls) = with(Sensitivity::Public, 6_800, OverBudget::Reject);
+    let res = send(&svc, form(&late_attack)).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(kind(&res), Some(RejectionKind::PayloadTooLarge));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        send(&svc, form(&early_attack)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(send(&svc, form(&many)).await.status(), StatusCode::OK);
+
+    // The query counts too: a head over the budget on a rejecting level.
+    let res = send(&svc, get(&format!("/search?{many}&more=1"))).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Defaults: public inspects a prefix, every other level rejects.
+    assert_eq!(
+        Budget::default_for(Sensitivity::Public).over(),
+        OverBudget::InspectPrefix
+    );
+    for level in [
+        Sensitivity::Authenticated,
+        Sensitivity::High,
+        Sensitivity::Critical,
+    ] {
+        assert_eq!(Budget::default_for(level).over(), OverBudget::Reject);
+        assert_eq!(Budget::default_for(level).units(), 262_144);
+    }
+    // A budget below one value is a configuration error; TOML sets it per level.
+    assert!(
+        builder()
+            .inspection(
+                InspectionRules::default()
+                    .budget(Sensitivity::High, Budget::new(10, OverBudget::Reject))
+            )
+            .build()
+            .is_err()
+    );
+    let policy = builder()
+        .route("POST", "/form", Sensitivity::Public)
+        .toml("[inspection.budget.public]\nunits = 6800\nover = \"reject\"")
+        .unwrap()
+        .build()
+        .unwrap();
+    let (svc, _) = app(policy);
+    assert_eq!(
+        send(&svc, form(&late_attack)).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert!(
+        builder()
+            .toml("[inspection.budget.public]\nover = \"shrug\"")
+            .is_err()
+    );
 }
 
 #[tokio::test]
