@@ -603,8 +603,9 @@ fn compile_hir(hir: &Hir) -> Pattern {
 /// the search (anchored runs at each place up to that far before it).
 const MAX_DRIVING_REACH: usize = 32;
 /// Expected occurrences per byte above which a gate is not worth finding
-/// for its own sake (about two printable bytes).
-const MAX_GATE_WEIGHT: f64 = 0.025;
+/// for its own sake (about one punctuation byte: a single letter is too
+/// common).
+const MAX_GATE_WEIGHT: f64 = 0.012;
 /// Gate positions kept per pattern and search; past it the gate stops
 /// filtering (memory stays bounded whatever the value).
 const MAX_GATE_HITS: usize = 4096;
@@ -740,10 +741,13 @@ fn literal_index(
     }
 }
 
+/// The literal automaton of a group. A contiguous NFA rather than a DFA:
+/// with thousands of literals the DFA's tables miss the caches at almost
+/// every byte, and the NFA is faster on everything but random text.
 fn automaton(lits: &[Vec<u8>]) -> Option<AhoCorasick> {
     (!lits.is_empty()).then(|| {
         AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(AcMatchKind::Standard)
             .build(lits)
             .expect("the anchor literals build")

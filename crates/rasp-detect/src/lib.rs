@@ -1006,6 +1006,18 @@ fn shell_unquote(v: &[u8]) -> Vec<u8> {
 /// Whether the decoded value, without whitespace, names a script scheme that
 /// the value as sent does not spell out.
 fn hidden_script_scheme(raw: &[u8], decoded: &[u8]) -> bool {
+    // The scheme ends in `script:` once whitespace is gone: without a
+    // `t:` (maybe split by whitespace) nothing below can be true.
+    let colon_after_t = memchr::memchr_iter(b':', decoded).any(|i| {
+        decoded[..i]
+            .iter()
+            .rev()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b't')
+    });
+    if !colon_after_t {
+        return false;
+    }
     let squeezed: Vec<u8> = decoded
         .iter()
         .copied()
