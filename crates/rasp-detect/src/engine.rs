@@ -545,6 +545,49 @@ pub(crate) struct Pattern {
     dfa: DFA,
     anchors: Option<Anchors>,
     gate: Option<Gate>,
+    /// When every match begins with a run of one byte class (`[\r\n]+`,
+    /// `\s+`): the class. A match that begins just after a byte of it is
+    /// also a match from that byte, so only the first byte of a run needs
+    /// an anchored start (a run of 64 KiB of newlines is one start, not
+    /// 65,536 overlapping ones).
+    leading_run: Option<Box<[bool; 256]>>,
+}
+
+/// The class of a leading `C+` (at least one, unbounded), if `h` begins
+/// with one and with nothing that looks behind.
+fn leading_run(h: &Hir) -> Option<Box<[bool; 256]>> {
+    match h.kind() {
+        HirKind::Capture(c) => leading_run(&c.sub),
+        HirKind::Concat(children) => children.first().and_then(leading_run),
+        HirKind::Repetition(r) if r.min >= 1 && r.max.is_none() => {
+            let HirKind::Class(c) = r.sub.kind() else {
+                return None;
+            };
+            let mut table = Box::new([false; 256]);
+            match c {
+                Class::Bytes(b) => {
+                    for range in b.iter() {
+                        for x in range.start()..=range.end() {
+                            table[usize::from(x)] = true;
+                        }
+                    }
+                }
+                Class::Unicode(u) => {
+                    for range in u.iter() {
+                        let (lo, hi) = (u32::from(range.start()), u32::from(range.end()));
+                        if lo >= 0x80 {
+                            continue;
+                        }
+                        for x in lo..=hi.min(0x7f) {
+                            table[x as usize] = true;
+                        }
+                    }
+                }
+            }
+            Some(table)
+        }
+        _ => None,
+    }
 }
 
 /// Compiles a pattern (Unicode off, bytes) into its branches: each
@@ -596,6 +639,7 @@ fn compile_hir(hir: &Hir) -> Pattern {
         dfa,
         anchors: anchors(hir),
         gate: gate(hir),
+        leading_run: leading_run(hir),
     }
 }
 
@@ -646,6 +690,8 @@ pub(crate) struct Group {
     at_start_flag: Vec<bool>,
     /// Per member: how far into a match its gate literal can begin.
     reach: Vec<Option<usize>>,
+    /// Per member: the class of its leading run, if it has one.
+    in_run: Vec<Option<Box<[bool; 256]>>>,
     /// Members searched by one unanchored pass.
     scans: Vec<usize>,
 }
@@ -867,6 +913,10 @@ impl Patterns {
             .iter()
             .map(|&m| self.patterns[m].gate.as_ref().and_then(|g| g.reach))
             .collect();
+        let in_run = members
+            .iter()
+            .map(|&m| self.patterns[m].leading_run.clone())
+            .collect();
         let scans = (0..members.len())
             .filter(|&pos| modes[pos] == Mode::Scan)
             .collect();
@@ -881,6 +931,7 @@ impl Patterns {
             at_start,
             at_start_flag,
             reach,
+            in_run,
         }
     }
 
@@ -945,7 +996,16 @@ impl Patterns {
                         scratch.hits[m].push(hit.start());
                     }
                 }
+                let at = hit.start();
                 for &pos in &group.owners[id] {
+                    if at > 0
+                        && group.in_run[pos]
+                            .as_ref()
+                            .is_some_and(|r| r[usize::from(hay[at - 1])])
+                    {
+                        // inside a run its leading class absorbs
+                        continue;
+                    }
                     if anchors.len() >= MAX_ANCHOR_HITS {
                         self.flush(
                             group,
@@ -1178,6 +1238,13 @@ impl Patterns {
         if scratch.done[m] || scratch.last[m] == s {
             return;
         }
+        if s > 0
+            && let Some(run) = &self.patterns[m].leading_run
+            && run[usize::from(hay[s - 1])]
+        {
+            // the start one byte earlier answers for this one
+            return;
+        }
         let owner = self.owner[m];
         if scratch.matched[owner] == scratch.epoch {
             scratch.done[m] = true;
@@ -1290,6 +1357,8 @@ mod tests {
             r"<[a-z][^>]{0,40}on[a-z]+=",
             r"'[^']*'$",
             r"[a-z]+\d",
+            r"[\r\n]+[a-z]{1,4}=",
+            r"\s+on",
         ];
         let hays: &[&[u8]] = &[
             b"1 union select",
@@ -1302,6 +1371,11 @@ mod tests {
             b"it's 'ok'",
             b"abc1",
             b"",
+            b"a\n\n\n\r\nab=",
+            b"\n\n\n\n\n",
+            b"x\n\nabcde=",
+            b"   \t on",
+            b"a  o  on",
         ];
         let compiled: Vec<Vec<Pattern>> = pats.iter().map(|p| compile(p)).collect();
         let all = Patterns::new(compiled);
