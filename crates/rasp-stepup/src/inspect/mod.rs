@@ -11,6 +11,7 @@
 
 mod body;
 mod exclusions;
+mod recent;
 
 use std::sync::Arc;
 
@@ -518,7 +519,11 @@ impl Inspector {
         if n == 0 {
             return;
         }
-        let mut f = self.detector.inspect(&value[..n], source);
+        let mut f = if source == SourceKind::Header {
+            recent::inspect(&self.detector, &value[..n], source)
+        } else {
+            self.detector.inspect(&value[..n], source)
+        };
         if f.is_empty() {
             return;
         }
