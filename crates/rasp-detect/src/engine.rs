@@ -787,13 +787,21 @@ fn literal_index(
     }
 }
 
+/// Literals up to which a group's automaton is a DFA (its tables still
+/// fit the caches).
+const SMALL_AUTOMATON: usize = 600;
+
 /// The literal automaton of a group. A contiguous NFA rather than a DFA:
 /// with thousands of literals the DFA's tables miss the caches at almost
 /// every byte, and the NFA is faster on everything but random text.
 fn automaton(lits: &[Vec<u8>]) -> Option<AhoCorasick> {
     (!lits.is_empty()).then(|| {
         AhoCorasick::builder()
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .kind(Some(if lits.len() <= SMALL_AUTOMATON {
+                AhoCorasickKind::DFA
+            } else {
+                AhoCorasickKind::ContiguousNFA
+            }))
             .match_kind(AcMatchKind::Standard)
             .build(lits)
             .expect("the anchor literals build")
