@@ -69,28 +69,19 @@ LUA
 
 # The authenticated GET and the high POST with a 1 KiB JSON body; the
 # device cookie the layer issued is sent back, as a browser would.
-account_lua() { # token cookie
-  cat > "$WORK/account.lua" <<LUA
-wrk.method = "GET"
-wrk.path = "/account"
+NOTE=$(python3 -c 'print(("Rent for the flat at Storgatan 12, March and April; thanks again for waiting. " * 12)[:930])')
+request_lua() { # file method path token cookie [json body]
+  cat > "$1" <<LUA
+wrk.method = "$2"
+wrk.path = "$3"
 wrk.headers["User-Agent"] = "$UA"
 wrk.headers["Accept-Language"] = "en-GB,en;q=0.9"
-wrk.headers["Authorization"] = "Bearer $1"
-wrk.headers["Cookie"] = "$2"
+wrk.headers["Authorization"] = "Bearer $4"
+wrk.headers["Cookie"] = "$5"
 LUA
-}
-transfer_lua() { # token cookie
-  local note
-  note=$(python3 -c 'print("Rent for the flat at Storgatan 12, March and April; thanks again for waiting. " * 12)')
-  cat > "$WORK/transfer.lua" <<LUA
-wrk.method = "POST"
-wrk.path = "/transfer"
-wrk.headers["User-Agent"] = "$UA"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $1"
-wrk.headers["Cookie"] = "$2"
-wrk.body = '{"to":"SE35 5000 0000 0549 1000 0003","amount":125.5,"note":"${note:0:930}"}'
-LUA
+  if [ -n "${6:-}" ]; then
+    printf 'wrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$6'" >> "$1"
+  fi
 }
 
 # Device cookie and elevated token from the layered bank (TOTP of the demo
@@ -137,9 +128,10 @@ run_case() { # name lua-file-or-empty layered-token
 
 run_case "public GET /search (browser headers, session cookie)" "$WORK/search.lua"
 # the bare app needs no credentials; the same scripts carry them anyway
-account_lua "$TOKEN" "$COOKIE"
+request_lua "$WORK/account.lua" GET /account "$TOKEN" "$COOKIE"
 run_case "authenticated GET /account" "$WORK/account.lua"
-transfer_lua "$ELEVATED" "$COOKIE"
+request_lua "$WORK/transfer.lua" POST /transfer "$ELEVATED" "$COOKIE" \
+  "{\"to\":\"SE35 5000 0000 0549 1000 0003\",\"amount\":125.5,\"note\":\"$NOTE\"}"
 run_case "high POST /transfer, 1 KiB JSON body, elevated token" "$WORK/transfer.lua"
 
 echo "== 60 KB JSON body of fresh random printable ASCII, POST /transfer, no token"

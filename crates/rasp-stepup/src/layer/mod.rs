@@ -204,105 +204,103 @@ where
     ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<Bytes>,
 {
+    let p = &*policy.inner;
+    let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
+    let client_quota_checked = quota.is_some();
+    // Inspect: path, query, headers, cookies (bodies below).
+    let monitor = p.mode == crate::policy::Mode::Monitor;
+    let units = p.inspector.rules.budgets[level.index()].units;
+    let head = p.inspector.head(template, req.uri(), req.headers(), units);
+    let mut pre = quota.flatten();
+    if let Some(d) =
+        injection_decision(p, &head.findings).or_else(|| budget_decision(p, level, template, &head))
     {
-        let p = &*policy.inner;
-        let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
-        let client_quota_checked = quota.is_some();
-        // Inspect: path, query, headers, cookies (bodies below).
-        let monitor = p.mode == crate::policy::Mode::Monitor;
-        let units = p.inspector.rules.budgets[level.index()].units;
-        let head = p.inspector.head(template, req.uri(), req.headers(), units);
-        let mut pre = quota.flatten();
-        if let Some(d) = injection_decision(p, &head.findings)
-            .or_else(|| budget_decision(p, level, template, &head))
-        {
-            log_decision(&d, level, template, None, None, monitor);
-            if !monitor {
-                return ResponseFuture::respond(respond(d));
-            }
-            pre = Some(d);
+        log_decision(&d, level, template, None, None, monitor);
+        if !monitor {
+            return ResponseFuture::respond(respond(d));
         }
-        let suspect = suspect_confidence(&head.findings);
-        let inspect_body = if p.inspector.rules.enabled
-            && (may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body()))
-        {
-            body_kind(req.headers())
-        } else {
-            None
-        };
-        let bearer = bearer_token(req.headers());
-        let public = !p.requirements[level.index()].needs_identity();
-        if public
-            && bearer.is_none()
-            && p.identity.is_none()
-            && (client_quota_checked || p.risk.rate.per_client[level.index()].is_none())
-            && inspect_body.is_none()
-        {
-            // Fast path: a public route without credentials, quota or body needs no store.
-            let ctx = StepUpContext {
-                policy: policy.clone(),
-                identity: None,
-                level,
-                assessment: None,
-            };
-            attach(&mut req, ctx);
-            return ResponseFuture::inner_monitored(service.call(req), pre);
-        }
-        let template = template.map(str::to_owned);
-        let bearer = bearer.map(str::to_owned);
-        let user_agent = req
-            .headers()
-            .get(http::header::USER_AGENT)
-            .map(|v| v.as_bytes().to_vec());
-        let mut risk = p.risk_input(req.headers(), req.extensions(), !public);
-        risk.injection = suspect;
-        let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
-            // Devices matter where subjects are assessed; public routes get no cookie.
-            (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
-                .ok()
-                .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
-            _ => None,
-        };
-        let client_ip = risk.ip;
-        let (parts, body) = req.into_parts();
-        let custom = p.identity.as_ref().map(|x| x.identify(&parts));
-        let req = Request::from_parts(parts, body);
-        let input = Input {
-            level,
-            bearer,
-            user_agent,
-            custom,
-            risk,
-            client_quota_checked,
-        };
-        // The ready service goes into the future; a fresh clone stays here.
-        let clone = service.clone();
-        let inner = std::mem::replace(service, clone);
-        let meta = Meta {
-            policy: policy.clone(),
-            level,
-            template,
-            client_ip,
-            set_cookie,
-            pre,
-        };
-        if let Some(kind) = inspect_body {
-            let rules = &p.inspector.rules;
-            let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
-            return ResponseFuture::reading_body(
-                read,
-                inner,
-                AfterBody {
-                    meta,
-                    input,
-                    kind,
-                    budget_left: head.left,
-                },
-            );
-        }
-        let eval = Box::pin(evaluate::evaluate(policy.clone(), input));
-        ResponseFuture::deciding(eval, inner, req, meta)
+        pre = Some(d);
     }
+    let suspect = suspect_confidence(&head.findings);
+    let inspect_body = if p.inspector.rules.enabled
+        && (may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body()))
+    {
+        body_kind(req.headers())
+    } else {
+        None
+    };
+    let bearer = bearer_token(req.headers());
+    let public = !p.requirements[level.index()].needs_identity();
+    if public
+        && bearer.is_none()
+        && p.identity.is_none()
+        && (client_quota_checked || p.risk.rate.per_client[level.index()].is_none())
+        && inspect_body.is_none()
+    {
+        // Fast path: a public route without credentials, quota or body needs no store.
+        let ctx = StepUpContext {
+            policy: policy.clone(),
+            identity: None,
+            level,
+            assessment: None,
+        };
+        attach(&mut req, ctx);
+        return ResponseFuture::inner_monitored(service.call(req), pre);
+    }
+    let template = template.map(str::to_owned);
+    let bearer = bearer.map(str::to_owned);
+    let user_agent = req
+        .headers()
+        .get(http::header::USER_AGENT)
+        .map(|v| v.as_bytes().to_vec());
+    let mut risk = p.risk_input(req.headers(), req.extensions(), !public);
+    risk.injection = suspect;
+    let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
+        // Devices matter where subjects are assessed; public routes get no cookie.
+        (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
+            .ok()
+            .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
+        _ => None,
+    };
+    let client_ip = risk.ip;
+    let (parts, body) = req.into_parts();
+    let custom = p.identity.as_ref().map(|x| x.identify(&parts));
+    let req = Request::from_parts(parts, body);
+    let input = Input {
+        level,
+        bearer,
+        user_agent,
+        custom,
+        risk,
+        client_quota_checked,
+    };
+    // The ready service goes into the future; a fresh clone stays here.
+    let clone = service.clone();
+    let inner = std::mem::replace(service, clone);
+    let meta = Meta {
+        policy: policy.clone(),
+        level,
+        template,
+        client_ip,
+        set_cookie,
+        pre,
+    };
+    if let Some(kind) = inspect_body {
+        let rules = &p.inspector.rules;
+        let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
+        return ResponseFuture::reading_body(
+            read,
+            inner,
+            AfterBody {
+                meta,
+                input,
+                kind,
+                budget_left: head.left,
+            },
+        );
+    }
+    let eval = Box::pin(evaluate::evaluate(policy.clone(), input));
+    ResponseFuture::deciding(eval, inner, req, meta)
 }
 
 /// A route-site annotation: requires at least `level` on the routes it wraps.
