@@ -115,9 +115,11 @@ pub(crate) fn percent_decode(
 /// sets the evasion flag. Lookalike slashes (U+2215, U+2044, U+2216) become
 /// `/` and `\\`.
 fn fold_overlong(input: &mut Vec<u8>, ev: &mut Evasions) {
-    if !input
-        .iter()
-        .any(|&b| matches!(b, 0xc0 | 0xc1 | 0xe0 | 0xe2 | 0xf0 | 0xf8 | 0xfc))
+    // ASCII (most values) is checked a word at a time
+    if input.is_ascii()
+        || !input
+            .iter()
+            .any(|&b| matches!(b, 0xc0 | 0xc1 | 0xe0 | 0xe2 | 0xf0 | 0xf8 | 0xfc))
     {
         return;
     }
