@@ -519,7 +519,9 @@ impl Inspector {
         if n == 0 {
             return;
         }
-        let mut f = if source == SourceKind::Header {
+        // Headers and paths repeat from request to request (the same
+        // client's User-Agent, the app's own routes).
+        let mut f = if matches!(source, SourceKind::Header | SourceKind::Path) {
             recent::inspect(&self.detector, &value[..n], source)
         } else {
             self.detector.inspect(&value[..n], source)

@@ -1,8 +1,9 @@
-//! Findings of header values seen lately on this thread.
+//! Findings of header values and paths seen lately on this thread.
 //!
 //! The same client sends the same `User-Agent` (and often the same
-//! `Referer`) with every request, and a browser's User-Agent is one of the
-//! most expensive values a request carries (punctuation everywhere). The
+//! `Referer`) with every request, an application serves the same few
+//! paths, and a browser's User-Agent is one of the most expensive values a
+//! request carries (punctuation everywhere). The
 //! detector's answer depends only on the bytes, the source and the
 //! detector, so a repeated header value can reuse it. The table is small
 //! and per thread: no lock, bounded memory (at most [`SLOTS`] values of
