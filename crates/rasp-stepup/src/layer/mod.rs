@@ -149,14 +149,31 @@ where
             *res.status_mut() = http::StatusCode::NO_CONTENT;
             return ResponseFuture::respond(res);
         }
-        // The per-address quota comes first: a client already over it costs
-        // no inspection of its path, query, headers or body.
-        if let Some(quota) = p.risk.rate.per_client[level.index()]
-            && let Some(ip) = crate::risk::client_ip(
-                crate::risk::peer_of(req.extensions()),
-                req.headers(),
-                &p.risk.trusted_proxies,
-            )
+        // Decisions that need nothing but the client's address come first:
+        // a denied network (on routes that need an identity; public routes
+        // stay open) and the per-address quota. Such a client costs no
+        // inspection of its path, query, headers or body. In monitor mode
+        // the evaluation judges the denied network as before.
+        let quota = p.risk.rate.per_client[level.index()];
+        let denies = !p.risk.denied_networks.is_empty()
+            && p.mode == crate::policy::Mode::Enforce
+            && p.requirements[level.index()].needs_identity();
+        let ip = (quota.is_some() || denies)
+            .then(|| {
+                crate::risk::client_ip(
+                    crate::risk::peer_of(req.extensions()),
+                    req.headers(),
+                    &p.risk.trusted_proxies,
+                )
+            })
+            .flatten();
+        if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
+            let d = evaluate::reject(p, RejectionKind::Risk);
+            log_decision(&d, level, matched_path(&req), None, None, false);
+            return ResponseFuture::respond(respond(d));
+        }
+        if let Some(quota) = quota
+            && let Some(ip) = ip
         {
             let policy = self.policy.clone();
             let check = Box::pin(async move {

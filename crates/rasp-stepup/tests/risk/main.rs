@@ -537,6 +537,32 @@ async fn denied_networks_are_rejected_and_public_routes_stay_open() {
         .send(&call("GET", "/search", "203.0.113.50").anonymous())
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    // The network alone decides, before credentials, inspection or body:
+    // no identity (401 elsewhere), an injection in the query (403
+    // Injection elsewhere) and a body that fails when read (400) all give
+    // the risk rejection, and the body is never read.
+    let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut req = call("POST", "/account?q=1'%20OR%20'1'%3D'1", "203.0.113.50")
+        .anonymous()
+        .header("content-type", "application/json")
+        .header("content-length", "64")
+        .request();
+    *req.body_mut() = Body::new(Untouched(read.clone()));
+    let res = w.svc.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.extensions().get::<Rejection>().map(Rejection::kind),
+        Some(RejectionKind::Risk)
+    );
+    assert!(!read.load(Ordering::SeqCst), "the body was read");
+    let res = w
+        .send(&call("GET", "/account", "203.0.113.51").anonymous())
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = w
+        .send(&call("GET", "/account", "198.51.100.50").anonymous())
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let _ = &w.policy;
 }
 
