@@ -19,7 +19,7 @@ use crate::inspect::{
     suspect_confidence,
 };
 use crate::policy::{Mode, Policy, Sensitivity};
-use crate::respond::{attach_monitored, log_decision, respond};
+use crate::respond::{attach_monitored, log_decision, log_outcome, respond};
 use crate::risk::Assessment;
 use crate::store::CounterKey;
 
@@ -297,14 +297,30 @@ where
                     let monitor = policy.inner.mode == Mode::Monitor;
                     match verdict {
                         Some(d) if !monitor => {
-                            log_decision(&d, *level, matched_path_of(&req), None, None, false);
+                            log_outcome(
+                                &policy.inner,
+                                &d,
+                                *level,
+                                matched_path_of(&req),
+                                None,
+                                None,
+                                false,
+                            );
                             Kind::Respond {
                                 res: Some(respond(d)),
                             }
                         }
                         other => {
                             if let Some(d) = &other {
-                                log_decision(d, *level, matched_path_of(&req), None, None, true);
+                                log_outcome(
+                                    &policy.inner,
+                                    d,
+                                    *level,
+                                    matched_path_of(&req),
+                                    None,
+                                    None,
+                                    true,
+                                );
                             }
                             let policy = policy.clone();
                             resume(&policy, &mut inner, req, Some(other)).kind
@@ -401,7 +417,8 @@ where
                         assessment,
                     } = evaluation;
                     let monitor = meta.policy.mode() == Mode::Monitor;
-                    log_decision(
+                    log_outcome(
+                        &meta.policy.inner,
                         &decision,
                         meta.level,
                         meta.template.as_deref(),

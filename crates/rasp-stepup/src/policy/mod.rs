@@ -332,6 +332,7 @@ pub(crate) struct PolicyInner {
     pub(crate) risk: RiskRules,
     pub(crate) device_cookie: Option<DeviceCookie>,
     pub(crate) inspector: Inspector,
+    pub(crate) throttle_log: crate::respond::ThrottleLog,
 }
 
 impl fmt::Debug for Policy {
@@ -791,6 +792,7 @@ impl PolicyBuilder {
                 risk: self.risk,
                 device_cookie,
                 inspector: Inspector::new(self.inspection),
+                throttle_log: crate::respond::ThrottleLog::default(),
             }),
         })
     }
