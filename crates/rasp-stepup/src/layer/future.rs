@@ -260,6 +260,36 @@ where
     }
 }
 
+/// A decision taken before the evaluation (the address stage, the body):
+/// in enforce mode a rejection answers at once, in monitor mode the request
+/// goes on carrying it; either way it is logged once.
+fn settle_early<R: From<Bytes>>(
+    decision: Option<Decision>,
+    monitor: bool,
+    log: impl FnOnce(&Decision, bool),
+) -> Early<R> {
+    match decision {
+        Some(d) if !monitor => {
+            log(&d, false);
+            Early::Answer(respond(d))
+        }
+        other => {
+            if let Some(d) = &other {
+                log(d, true);
+            }
+            Early::GoOn(other)
+        }
+    }
+}
+
+/// What [`settle_early`] makes of a decision.
+enum Early<R> {
+    /// Answer with this.
+    Answer(Response<R>),
+    /// Go on, carrying the monitored decision if any.
+    GoOn(Option<Decision>),
+}
+
 /// The route template Axum matched, for logs.
 fn matched_path_of<B>(req: &Request<B>) -> Option<&str> {
     super::matched_path(req)
@@ -295,35 +325,22 @@ where
                     let mut inner = inner.take().expect("polled after completion");
                     let req = req.take().expect("polled after completion");
                     let monitor = policy.inner.mode == Mode::Monitor;
-                    match verdict {
-                        Some(d) if !monitor => {
-                            log_outcome(
-                                &policy.inner,
-                                &d,
-                                *level,
-                                matched_path_of(&req),
-                                None,
-                                None,
-                                false,
-                            );
-                            Kind::Respond {
-                                res: Some(respond(d)),
-                            }
-                        }
-                        other => {
-                            if let Some(d) = &other {
-                                log_outcome(
-                                    &policy.inner,
-                                    d,
-                                    *level,
-                                    matched_path_of(&req),
-                                    None,
-                                    None,
-                                    true,
-                                );
-                            }
+                    let early = settle_early(verdict, monitor, |d, m| {
+                        log_outcome(
+                            &policy.inner,
+                            d,
+                            *level,
+                            matched_path_of(&req),
+                            None,
+                            None,
+                            m,
+                        );
+                    });
+                    match early {
+                        Early::Answer(res) => Kind::Respond { res: Some(res) },
+                        Early::GoOn(carried) => {
                             let policy = policy.clone();
-                            resume(&policy, &mut inner, req, Some(other)).kind
+                            resume(&policy, &mut inner, req, Some(carried)).kind
                         }
                     }
                 }
@@ -366,32 +383,13 @@ where
                             })
                         }
                     };
-                    match stop {
-                        Some(d) if !monitor => {
-                            log_decision(
-                                &d,
-                                meta.level,
-                                meta.template.as_deref(),
-                                None,
-                                None,
-                                false,
-                            );
-                            Kind::Respond {
-                                res: Some(respond(d)),
-                            }
-                        }
-                        other => {
-                            if let Some(d) = &other {
-                                log_decision(
-                                    d,
-                                    meta.level,
-                                    meta.template.as_deref(),
-                                    None,
-                                    None,
-                                    true,
-                                );
-                            }
-                            meta.pre = meta.pre.take().or(other);
+                    let early = settle_early(stop, monitor, |d, m| {
+                        log_decision(d, meta.level, meta.template.as_deref(), None, None, m);
+                    });
+                    match early {
+                        Early::Answer(res) => Kind::Respond { res: Some(res) },
+                        Early::GoOn(carried) => {
+                            meta.pre = meta.pre.take().or(carried);
                             Kind::Deciding {
                                 eval: Box::pin(crate::evaluate::evaluate(policy.clone(), input)),
                                 inner: Some(inner),
