@@ -319,13 +319,10 @@ pub(crate) fn html_decode(input: &[u8]) -> Option<Vec<u8>> {
                 .count();
             let name = &rest[..name_len];
             // `&` without a letter after it (`&&`, `a & b`) names nothing
-            if let Some((n, v)) = (name_len > 0)
-                .then(|| {
-                    NAMED.iter().find(|(n, _)| {
-                        name.len() >= n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes())
-                    })
+            if name_len > 0
+                && let Some((n, v)) = NAMED.iter().find(|(n, _)| {
+                    name.len() >= n.len() && name[..n.len()].eq_ignore_ascii_case(n.as_bytes())
                 })
-                .flatten()
             {
                 out.extend_from_slice(v.as_bytes());
                 let mut j = n.len();

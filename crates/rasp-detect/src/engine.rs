@@ -690,8 +690,6 @@ pub(crate) struct Group {
     at_start_flag: Vec<bool>,
     /// Per member: how far into a match its gate literal can begin.
     reach: Vec<Option<usize>>,
-    /// Per member: the class of its leading run, if it has one.
-    in_run: Vec<Option<Box<[bool; 256]>>>,
     /// Members searched by one unanchored pass.
     scans: Vec<usize>,
 }
@@ -921,10 +919,6 @@ impl Patterns {
             .iter()
             .map(|&m| self.patterns[m].gate.as_ref().and_then(|g| g.reach))
             .collect();
-        let in_run = members
-            .iter()
-            .map(|&m| self.patterns[m].leading_run.clone())
-            .collect();
         let scans = (0..members.len())
             .filter(|&pos| modes[pos] == Mode::Scan)
             .collect();
@@ -939,7 +933,6 @@ impl Patterns {
             at_start,
             at_start_flag,
             reach,
-            in_run,
         }
     }
 
@@ -1006,12 +999,7 @@ impl Patterns {
                 }
                 let at = hit.start();
                 for &pos in &group.owners[id] {
-                    if at > 0
-                        && group.in_run[pos]
-                            .as_ref()
-                            .is_some_and(|r| r[usize::from(hay[at - 1])])
-                    {
-                        // inside a run its leading class absorbs
+                    if self.inside_run(group.members[pos], hay, at) {
                         continue;
                     }
                     if anchors.len() >= MAX_ANCHOR_HITS {
@@ -1085,9 +1073,7 @@ impl Patterns {
             let m = group.members[pos];
             if Self::gate_allows(group, scratch, pos, m, at) {
                 scratch.fresh(m, self.owner[m], wanted);
-                if !scratch.done[m] {
-                    self.try_at(scratch, m, hay, at, cap, found);
-                }
+                self.try_at(scratch, m, hay, at, cap, found);
             }
         }
         scratch.anchors = anchors;
@@ -1232,6 +1218,16 @@ impl Patterns {
         }
     }
 
+    /// Whether `s` lies inside a run of pattern `m`'s leading class: the
+    /// start one byte earlier answers for it.
+    fn inside_run(&self, m: usize, hay: &[u8], s: usize) -> bool {
+        s > 0
+            && self.patterns[m]
+                .leading_run
+                .as_ref()
+                .is_some_and(|run| run[usize::from(hay[s - 1])])
+    }
+
     /// Pattern `m` from offset `s`: anchored while its anchored work stays
     /// under `cap`, then one unanchored pass over the rest.
     fn try_at(
@@ -1246,11 +1242,7 @@ impl Patterns {
         if scratch.done[m] || scratch.last[m] == s {
             return;
         }
-        if s > 0
-            && let Some(run) = &self.patterns[m].leading_run
-            && run[usize::from(hay[s - 1])]
-        {
-            // the start one byte earlier answers for this one
+        if self.inside_run(m, hay, s) {
             return;
         }
         let owner = self.owner[m];
