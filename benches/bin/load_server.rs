@@ -13,8 +13,6 @@
 //! bank's defaults); and a base token for the demo user is printed on
 //! start (`token: …`) so that the script needs no login round trip.
 
-#![allow(clippy::print_stdout)]
-
 use std::net::SocketAddr;
 use std::time::Duration;
 

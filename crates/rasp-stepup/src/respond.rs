@@ -193,40 +193,8 @@ fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
     res
 }
 
-/// Logs one decision: one `tracing` event per non-allow decision, target
-/// `rasp::decision`, structured fields only (never tokens, codes or bodies).
-/// At most one warning a second for throttled requests: a client that
-/// keeps hammering past its quota must not turn every 429 into a log line.
-/// The first throttled request of each second (by the policy's clock) is
-/// logged as a warning with the number of throttled requests since the
-/// last warning; the others go to `debug`.
-#[derive(Debug, Default)]
-pub(crate) struct ThrottleLog {
-    second: std::sync::atomic::AtomicU64,
-    quiet: std::sync::atomic::AtomicU64,
-}
-
-impl ThrottleLog {
-    /// `Some(quiet since the last warning)` when this throttled request
-    /// gets the warning of second `now`.
-    pub(crate) fn admit(&self, now: u64) -> Option<u64> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let last = self.second.load(Relaxed);
-        if last != now
-            && self
-                .second
-                .compare_exchange(last, now, Relaxed, Relaxed)
-                .is_ok()
-        {
-            return Some(self.quiet.swap(0, Relaxed));
-        }
-        self.quiet.fetch_add(1, Relaxed);
-        None
-    }
-}
-
 /// [`log_decision`], with throttled requests summarized by the policy's
-/// [`ThrottleLog`].
+/// [`ThrottleLog`](crate::policy::ThrottleLog).
 pub(crate) fn log_outcome(
     p: &crate::policy::PolicyInner,
     decision: &Decision,
@@ -236,12 +204,10 @@ pub(crate) fn log_outcome(
     assessment: Option<&crate::risk::Assessment>,
     monitor: bool,
 ) {
-    let Decision::Reject(r) = decision else {
-        return log_decision(decision, level, route, subject, assessment, monitor);
+    let r = match decision {
+        Decision::Reject(r) if r.kind == RejectionKind::RateLimited => r,
+        _ => return log_decision(decision, level, route, subject, assessment, monitor),
     };
-    if r.kind != RejectionKind::RateLimited {
-        return log_decision(decision, level, route, subject, assessment, monitor);
-    }
     let route = route.unwrap_or("<unmatched>");
     match p.throttle_log.admit(p.clock.now().as_secs()) {
         Some(quiet) => tracing::warn!(
@@ -270,6 +236,8 @@ pub(crate) fn log_outcome(
     }
 }
 
+/// Logs one decision: one `tracing` event per non-allow decision, target
+/// `rasp::decision`, structured fields only (never tokens, codes or bodies).
 pub(crate) fn log_decision(
     decision: &Decision,
     level: Sensitivity,
@@ -317,26 +285,4 @@ pub(crate) fn log_decision(
 /// Attaches a monitored decision to a passed response.
 pub(crate) fn attach_monitored<B>(res: &mut Response<B>, decision: Decision) {
     res.extensions_mut().insert(Monitored(decision));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ThrottleLog;
-
-    #[test]
-    fn throttled_requests_warn_once_a_second_and_count_the_rest() {
-        let log = ThrottleLog::default();
-        assert_eq!(log.admit(1_800_000_000), Some(0));
-        assert_eq!(log.admit(1_800_000_000), None);
-        assert_eq!(log.admit(1_800_000_000), None);
-        assert_eq!(log.admit(1_800_000_001), Some(2));
-        assert_eq!(log.admit(1_800_000_001), None);
-        assert_eq!(log.admit(1_800_000_005), Some(1));
-        // 1,000 threads' worth of calls in one second: one warning
-        let warnings = (0..1_000)
-            .filter(|_| log.admit(1_800_000_006).is_some())
-            .count();
-        assert_eq!(warnings, 1);
-        assert_eq!(log.admit(1_800_000_007), Some(999));
-    }
 }

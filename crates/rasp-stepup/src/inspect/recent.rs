@@ -3,9 +3,10 @@
 //! The same client sends the same `User-Agent` (and often the same
 //! `Referer`) with every request, an application serves the same few
 //! paths, and a browser's User-Agent is one of the most expensive values a
-//! request carries (punctuation everywhere). The
-//! detector's answer depends only on the bytes, the source and the
-//! detector, so a repeated header value can reuse it. The table is small
+//! request carries (punctuation everywhere). The detector's answer depends
+//! only on the bytes, the source and the detector's level (the inspector
+//! holds one detector per level and process), so a repeated value can
+//! reuse it. The table is small
 //! and per thread: no lock, bounded memory (at most [`SLOTS`] values of
 //! at most [`MAX_LEN`] bytes), and an entry is only used when its bytes
 //! are equal to the value's, so a collision or a flood of fresh values
@@ -24,7 +25,7 @@ pub(crate) const SLOTS: usize = 256;
 pub(crate) const MAX_LEN: usize = 512;
 
 struct Entry {
-    detector: usize,
+    level: u8,
     source: SourceKind,
     value: Box<[u8]>,
     findings: Findings,
@@ -41,17 +42,17 @@ pub(crate) fn inspect(detector: &Detector, value: &[u8], source: SourceKind) -> 
     if value.len() > MAX_LEN {
         return detector.inspect(value, source);
     }
-    let id = std::ptr::from_ref(detector) as usize;
+    let level = detector.level();
     let slot = HASHER.with(|h| {
         let mut hasher = h.build_hasher();
         hasher.write(value);
-        hasher.write_usize(id);
+        hasher.write_u8(level);
         (hasher.finish() as usize) % SLOTS
     });
     let hit = TABLE.with(|t| {
         t.borrow()[slot]
             .as_ref()
-            .filter(|e| e.detector == id && e.source == source && *e.value == *value)
+            .filter(|e| e.level == level && e.source == source && *e.value == *value)
             .map(|e| e.findings.clone())
     });
     if let Some(f) = hit {
@@ -60,7 +61,7 @@ pub(crate) fn inspect(detector: &Detector, value: &[u8], source: SourceKind) -> 
     let findings = detector.inspect(value, source);
     TABLE.with(|t| {
         t.borrow_mut()[slot] = Some(Entry {
-            detector: id,
+            level,
             source,
             value: value.into(),
             findings: findings.clone(),
@@ -84,8 +85,8 @@ mod tests {
             assert_eq!(f, d.inspect(attack, SourceKind::Header));
             assert!(f.blocks());
         }
-        // The same bytes from another source, or for another detector,
-        // are judged again.
+        // The same bytes from another source, or at another level, are
+        // judged again.
         let q = b"1' or '1'='1";
         assert_eq!(
             inspect(&d, q, SourceKind::QueryValue),

@@ -57,6 +57,8 @@ pub(crate) struct AfterBody {
     pub(crate) kind: BodyKind,
     /// Inspection work units the head left for the body.
     pub(crate) budget_left: usize,
+    /// The head already spent the budget (and its decision was taken).
+    pub(crate) budget_spent: bool,
 }
 
 /// What the future needs to finish a decision.
@@ -290,11 +292,6 @@ enum Early<R> {
     GoOn(Option<Decision>),
 }
 
-/// The route template Axum matched, for logs.
-fn matched_path_of<B>(req: &Request<B>) -> Option<&str> {
-    super::matched_path(req)
-}
-
 /// Leaves the verified identity and the context for inner layers and handlers.
 pub(crate) fn attach<B>(req: &mut Request<B>, ctx: StepUpContext) {
     if let Some(id) = &ctx.identity {
@@ -330,7 +327,7 @@ where
                             &policy.inner,
                             d,
                             *level,
-                            matched_path_of(&req),
+                            super::matched_path(&req),
                             None,
                             None,
                             m,
@@ -352,6 +349,7 @@ where
                         mut input,
                         kind,
                         budget_left,
+                        budget_spent,
                     } = next.take().expect("polled after completion");
                     let policy = meta.policy.clone();
                     let p = &*policy.inner;
@@ -379,7 +377,17 @@ where
                                 .injection
                                 .max(suspect_confidence(&found.findings));
                             injection_decision(p, &found.findings).or_else(|| {
-                                budget_decision(p, meta.level, meta.template.as_deref(), &found)
+                                // a budget the head spent was judged there
+                                (!budget_spent)
+                                    .then(|| {
+                                        budget_decision(
+                                            p,
+                                            meta.level,
+                                            meta.template.as_deref(),
+                                            &found,
+                                        )
+                                    })
+                                    .flatten()
                             })
                         }
                     };

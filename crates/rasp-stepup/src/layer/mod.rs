@@ -139,8 +139,6 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let p = &*self.policy.inner;
-        let (level, _) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
         if let Some(probe) = req.extensions().get::<RouteProbe>() {
             // Only Axum's own match counts: the table's matcher would
             // "match" a mistyped key against itself.
@@ -149,65 +147,21 @@ where
             *res.status_mut() = http::StatusCode::NO_CONTENT;
             return ResponseFuture::respond(res);
         }
-        // Decisions that need nothing but the client's address come first:
-        // a denied network (on routes that need an identity; public routes
-        // stay open) and the per-address quota. Such a client costs no
-        // inspection of its path, query, headers or body. In monitor mode
-        // the evaluation judges the denied network as before.
-        let quota = p.risk.rate.per_client[level.index()];
-        let denies = !p.risk.denied_networks.is_empty()
-            && p.mode == crate::policy::Mode::Enforce
-            && p.requirements[level.index()].needs_identity();
-        let ip = (quota.is_some() || denies)
-            .then(|| {
-                crate::risk::client_ip(
-                    crate::risk::peer_of(req.extensions()),
-                    req.headers(),
-                    &p.risk.trusted_proxies,
-                )
-            })
-            .flatten();
-        if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
-            let d = evaluate::reject(p, RejectionKind::Risk);
-            log_decision(&d, level, matched_path(&req), None, None, false);
-            return ResponseFuture::respond(respond(d));
-        }
-        if let Some(quota) = quota
-            && let Some(ip) = ip
-        {
-            let policy = self.policy.clone();
-            let check = Box::pin(async move {
-                let p = &*policy.inner;
-                let now = p.clock.now();
-                evaluate::check_quota(
-                    p,
-                    level,
-                    "client",
-                    crate::store::RateKey::Client(level, ip),
-                    Some(quota),
-                    now,
-                )
-                .await
-            });
-            let clone = self.inner.clone();
-            let inner = std::mem::replace(&mut self.inner, clone);
-            return ResponseFuture::throttling(
-                check,
-                inner,
-                req,
-                self.policy.clone(),
-                level,
-                start::<S, ReqBody, ResBody>,
-            );
-        }
         start(&self.policy, &mut self.inner, req, None)
     }
 }
 
-/// Everything after the per-address quota: inspection of the head, then
-/// either the handler at once (public fast path), or the body and the
-/// evaluation. `quota` is the quota's decision when it was already taken
-/// (in monitor mode, a rejection the request passes with).
+/// The whole pipeline of a request, from its route's sensitivity on.
+///
+/// Decisions that need nothing but the client's address come first: a
+/// denied network (on routes that need an identity; public routes stay
+/// open) and the per-address quota, so such a client costs no inspection
+/// of its path, query, headers or body; in monitor mode the evaluation
+/// judges the denied network as before. The quota may need a store, so it
+/// runs in the response future's throttling stage, which calls `start`
+/// again with its answer in `quota` (in monitor mode, a rejection the
+/// request passes with). Then the head is inspected, and the handler runs
+/// at once (public fast path) or after the body and the evaluation.
 pub(crate) fn start<S, ReqBody, ResBody>(
     policy: &Policy,
     service: &mut S,
@@ -224,6 +178,48 @@ where
     let p = &*policy.inner;
     let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
     let client_quota_checked = quota.is_some();
+    if !client_quota_checked {
+        let per_client = p.risk.rate.per_client[level.index()];
+        let denies = !p.risk.denied_networks.is_empty()
+            && p.mode == crate::policy::Mode::Enforce
+            && p.requirements[level.index()].needs_identity();
+        let ip = (per_client.is_some() || denies)
+            .then(|| {
+                crate::risk::client_ip(
+                    crate::risk::peer_of(req.extensions()),
+                    req.headers(),
+                    &p.risk.trusted_proxies,
+                )
+            })
+            .flatten();
+        if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
+            let d = evaluate::reject(p, RejectionKind::Risk);
+            log_decision(&d, level, template, None, None, false);
+            return ResponseFuture::respond(respond(d));
+        }
+        if let Some(per_client) = per_client
+            && let Some(ip) = ip
+        {
+            let owned = policy.clone();
+            let check = Box::pin(async move {
+                let p = &*owned.inner;
+                let now = p.clock.now();
+                let key = crate::store::RateKey::Client(level, ip);
+                evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
+            });
+            // The ready service goes into the future; a fresh clone stays.
+            let clone = service.clone();
+            let inner = std::mem::replace(service, clone);
+            return ResponseFuture::throttling(
+                check,
+                inner,
+                req,
+                policy.clone(),
+                level,
+                start::<S, ReqBody, ResBody>,
+            );
+        }
+    }
     // Inspect: path, query, headers, cookies (bodies below).
     let monitor = p.mode == crate::policy::Mode::Monitor;
     let units = p.inspector.rules.budgets[level.index()].units;
@@ -313,6 +309,7 @@ where
                 input,
                 kind,
                 budget_left: head.left,
+                budget_spent: head.over_budget,
             },
         );
     }

@@ -332,7 +332,37 @@ pub(crate) struct PolicyInner {
     pub(crate) risk: RiskRules,
     pub(crate) device_cookie: Option<DeviceCookie>,
     pub(crate) inspector: Inspector,
-    pub(crate) throttle_log: crate::respond::ThrottleLog,
+    pub(crate) throttle_log: ThrottleLog,
+}
+
+/// At most one warning a second for throttled requests: a client that
+/// keeps hammering past its quota must not turn every 429 into a log line.
+/// The first throttled request of each second (by the policy's clock) is
+/// logged as a warning with the number of throttled requests since the
+/// last warning; the others go to `debug`.
+#[derive(Debug, Default)]
+pub(crate) struct ThrottleLog {
+    second: std::sync::atomic::AtomicU64,
+    quiet: std::sync::atomic::AtomicU64,
+}
+
+impl ThrottleLog {
+    /// `Some(quiet since the last warning)` when this throttled request
+    /// gets the warning of second `now`.
+    pub(crate) fn admit(&self, now: u64) -> Option<u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let last = self.second.load(Relaxed);
+        if last != now
+            && self
+                .second
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            return Some(self.quiet.swap(0, Relaxed));
+        }
+        self.quiet.fetch_add(1, Relaxed);
+        None
+    }
 }
 
 impl fmt::Debug for Policy {
@@ -792,8 +822,30 @@ impl PolicyBuilder {
                 risk: self.risk,
                 device_cookie,
                 inspector: Inspector::new(self.inspection),
-                throttle_log: crate::respond::ThrottleLog::default(),
+                throttle_log: ThrottleLog::default(),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod throttle_log_tests {
+    use super::ThrottleLog;
+
+    #[test]
+    fn throttled_requests_warn_once_a_second_and_count_the_rest() {
+        let log = ThrottleLog::default();
+        assert_eq!(log.admit(1_800_000_000), Some(0));
+        assert_eq!(log.admit(1_800_000_000), None);
+        assert_eq!(log.admit(1_800_000_000), None);
+        assert_eq!(log.admit(1_800_000_001), Some(2));
+        assert_eq!(log.admit(1_800_000_001), None);
+        assert_eq!(log.admit(1_800_000_005), Some(1));
+        // 1,000 threads' worth of calls in one second: one warning
+        let warnings = (0..1_000)
+            .filter(|_| log.admit(1_800_000_006).is_some())
+            .count();
+        assert_eq!(warnings, 1);
+        assert_eq!(log.admit(1_800_000_007), Some(999));
     }
 }
