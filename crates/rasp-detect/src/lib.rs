@@ -32,7 +32,8 @@ use std::fmt;
 use aho_corasick::AhoCorasick;
 
 pub use decode::{Evasions, normalize, sql_fold};
-use rules::{RULES, Rule, View};
+pub use rules::Rule;
+use rules::{Check, RULES, View};
 
 /// Attack classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -418,6 +419,11 @@ const KEYWORDS: &[&str] = &[
     "sh -c",
     "invoke-",
     "mshta",
+    // template dunders and prototype pollution (`__class__`, `__proto__`),
+    // Java class names, a shell's dot command: no punctuation needed
+    "__",
+    "java.",
+    ".sh",
 ];
 
 /// Whether a value opens with a command that runs another one or a tool
@@ -529,9 +535,17 @@ struct Compiled {
 
 impl Compiled {
     fn new(level: u8) -> Self {
-        let rules: Vec<&'static Rule> = RULES.iter().filter(|r| r.level <= level).collect();
-        let patterns =
-            engine::Patterns::new(rules.iter().map(|r| engine::compile(r.pattern)).collect());
+        let rules: Vec<&'static Rule> = RULES
+            .iter()
+            .filter(|r| r.level <= level && r.view().is_some())
+            .collect();
+        let patterns = engine::Patterns::new(
+            rules
+                .iter()
+                .filter_map(|r| r.pattern())
+                .map(engine::compile)
+                .collect(),
+        );
         Self { rules, patterns }
     }
 
@@ -542,7 +556,8 @@ impl Compiled {
             (0..self.rules.len())
                 .filter(|&i| {
                     let r = self.rules[i];
-                    views.contains(&r.view) && (classes.is_empty() || classes.contains(&r.class))
+                    r.view().is_some_and(|v| views.contains(&v))
+                        && (classes.is_empty() || classes.contains(&r.class))
                 })
                 .collect(),
         )
@@ -568,6 +583,8 @@ pub struct Detector {
     /// The file rules of the decoded and path views, for the value as sent.
     traversal_decoded: engine::Group,
     traversal_path: engine::Group,
+    /// The rows of the checks written as code that this level runs.
+    code: Vec<&'static Rule>,
 }
 
 impl fmt::Debug for Detector {
@@ -666,6 +683,10 @@ impl Detector {
             shell: compiled.group(&[View::Decoded], &[Class::Cmdi, Class::Traversal]),
             traversal_decoded: compiled.group(&[View::Decoded], &[Class::Traversal]),
             traversal_path: compiled.group(&[View::Path], &[Class::Traversal]),
+            code: RULES
+                .iter()
+                .filter(|r| r.level <= level && r.check().is_some())
+                .collect(),
             compiled,
         }
     }
@@ -674,6 +695,15 @@ impl Detector {
     #[must_use]
     pub fn level(&self) -> u8 {
         self.level
+    }
+
+    /// The row of a check written as code, when this level runs it on
+    /// values from `source`.
+    fn code_rule(&self, check: Check, source: SourceKind) -> Option<&'static Rule> {
+        self.code
+            .iter()
+            .find(|r| r.check() == Some(check) && r.reads(source))
+            .copied()
     }
 
     /// Whether a raw value needs the full analysis.
@@ -779,82 +809,66 @@ impl Detector {
             out.extend(extra);
         }
         // Log4Shell with nested lookups.
-        if decoded.windows(2).any(|w| w == b"${") && !out.iter().any(|f| f.class == Class::Jndi) {
+        if let Some(rule) = self.code_rule(Check::NestedLookup, source)
+            && decoded.windows(2).any(|w| w == b"${")
+            && !out.iter().any(|f| f.class == Class::Jndi)
+        {
             let resolved = resolve_lookups(&decoded);
             if resolved.windows(6).any(|w| w == b"\x01jndi:")
                 || resolved.windows(7).any(|w| w == b"${jndi:")
             {
-                out.0.push(Finding {
-                    class: Class::Jndi,
-                    rule: "jndi-nested-lookup",
-                    severity: 5,
-                    confidence: Confidence::High,
-                    excerpt: excerpt(&decoded, 0, decoded.len()),
-                });
+                out.0.push(rule.finding(&decoded));
             }
         }
         // SQL: a quoted literal closed and continued as valid SQL, for the
         // operator soups no pattern enumerates.
-        if !source.is_text()
+        if let Some(rule) = self.code_rule(Check::QuoteBreakout, source)
             && !out.iter().any(|f| f.class == Class::Sqli)
             && sqltok::quote_breakout(&decoded)
         {
-            out.0.push(Finding {
-                class: Class::Sqli,
-                rule: "sqli-quote-breakout",
-                severity: 5,
-                confidence: Confidence::High,
-                excerpt: excerpt(&decoded, 0, decoded.len()),
-            });
+            out.0.push(rule.finding(&decoded));
         }
         // SSRF: URLs to internal hosts or with dangerous schemes.
-        let as_text = String::from_utf8_lossy(&decoded);
-        if matches!(source, SourceKind::QueryValue | SourceKind::FormValue)
-            && ssrf::bare_internal_host(&as_text)
-        {
-            out.0.push(Finding {
-                class: Class::Ssrf,
-                rule: "ssrf-internal-host",
-                severity: 4,
-                confidence: Confidence::High,
-                excerpt: excerpt(&decoded, 0, decoded.len()),
-            });
-        } else if decoded.contains(&b':')
-            && let Some(hit) = ssrf::check(&as_text, source.is_text()).or_else(|| {
-                // Backslash-interleaved hosts lose letters to escape
-                // decoding (`\\t` becomes a tab): judge them as sent too.
-                raw.windows(4).any(|w| w == b"://\\").then(|| {
-                    let sent = String::from_utf8_lossy(raw).to_ascii_lowercase();
-                    ssrf::check(&sent, source.is_text())
-                })?
-            })
-        {
-            out.0.push(Finding {
-                class: Class::Ssrf,
-                rule: match hit {
-                    ssrf::SsrfHit::DangerousScheme => "ssrf-dangerous-scheme",
-                    ssrf::SsrfHit::InternalHost => "ssrf-internal-host",
-                },
-                severity: 5,
-                confidence: Confidence::High,
-                excerpt: excerpt(&decoded, 0, decoded.len()),
-            });
+        let internal = self.code_rule(Check::InternalHost, source);
+        let scheme = self.code_rule(Check::DangerousScheme, source);
+        if internal.is_some() || scheme.is_some() {
+            let as_text = String::from_utf8_lossy(&decoded);
+            let hit = if matches!(source, SourceKind::QueryValue | SourceKind::FormValue)
+                && ssrf::bare_internal_host(&as_text)
+            {
+                Some(ssrf::SsrfHit::InternalHost)
+            } else if decoded.contains(&b':') {
+                ssrf::check(&as_text, source.is_text()).or_else(|| {
+                    // Backslash-interleaved hosts lose letters to escape
+                    // decoding (`\\t` becomes a tab): judge them as sent too.
+                    raw.windows(4).any(|w| w == b"://\\").then(|| {
+                        let sent = String::from_utf8_lossy(raw).to_ascii_lowercase();
+                        ssrf::check(&sent, source.is_text())
+                    })?
+                })
+            } else {
+                None
+            };
+            let rule = match hit {
+                Some(ssrf::SsrfHit::InternalHost) => internal,
+                Some(ssrf::SsrfHit::DangerousScheme) => scheme,
+                None => None,
+            };
+            if let Some(rule) = rule {
+                out.0.push(rule.finding(&decoded));
+            }
         }
         // Markup hidden behind entities or escapes in a parameter is an
         // evasion: nobody encodes `<` that way by accident.
-        if evasions.encoded_angle && !source.is_text() && !out.iter().any(|f| f.class == Class::Xss)
+        if evasions.encoded_angle
+            && let Some(rule) = self.code_rule(Check::EncodedMarkup, source)
+            && !out.iter().any(|f| f.class == Class::Xss)
         {
-            out.0.push(Finding {
-                class: Class::Xss,
-                rule: "xss-encoded-markup",
-                severity: 4,
-                confidence: Confidence::High,
-                excerpt: excerpt(&decoded, 0, decoded.len()),
-            });
+            out.0.push(rule.finding(&decoded));
         }
         // A script scheme whose letters were split by tabs or newlines (which
         // URL parsers drop) or hidden behind escapes: `ja&tab;vascript:`.
-        if !source.is_text()
+        if let Some(rule) = self.code_rule(Check::HiddenScheme, source)
             && decoded.contains(&b':')
             && !out.iter().any(|f| f.class == Class::Xss)
             && raw
@@ -862,13 +876,7 @@ impl Detector {
                 .any(|b| matches!(b, b'&' | b'%' | b'\\' | b'\t' | b'\n' | b'\r'))
             && hidden_script_scheme(raw, &decoded)
         {
-            out.0.push(Finding {
-                class: Class::Xss,
-                rule: "xss-hidden-scheme",
-                severity: 4,
-                confidence: Confidence::High,
-                excerpt: excerpt(&decoded, 0, decoded.len()),
-            });
+            out.0.push(rule.finding(&decoded));
         }
         // Evasion evidence upgrades a traversal suspicion.
         if evasions.overlong_utf8
@@ -883,17 +891,12 @@ impl Detector {
                         f.confidence = Confidence::High;
                     }
                 }
-                if !out
-                    .iter()
-                    .any(|f| f.class == Class::Traversal && f.confidence == Confidence::High)
+                if let Some(rule) = self.code_rule(Check::EncodingEvasion, source)
+                    && !out
+                        .iter()
+                        .any(|f| f.class == Class::Traversal && f.confidence == Confidence::High)
                 {
-                    out.0.push(Finding {
-                        class: Class::Traversal,
-                        rule: "traversal-encoding-evasion",
-                        severity: 4,
-                        confidence: Confidence::High,
-                        excerpt: excerpt(&decoded, 0, decoded.len()),
-                    });
+                    out.0.push(rule.finding(&decoded));
                 }
             }
         }
@@ -1070,26 +1073,10 @@ fn path_view(v: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The built-in rules: (id, class, level, confidence), for documentation
-/// and exclusions.
-pub fn rules() -> impl Iterator<Item = (&'static str, Class, u8, Confidence)> {
-    RULES
-        .iter()
-        .map(|r| (r.id, r.class, r.level, r.confidence))
-        .chain([
-            ("jndi-nested-lookup", Class::Jndi, 1, Confidence::High),
-            ("ssrf-dangerous-scheme", Class::Ssrf, 1, Confidence::High),
-            ("ssrf-internal-host", Class::Ssrf, 1, Confidence::High),
-            (
-                "traversal-encoding-evasion",
-                Class::Traversal,
-                1,
-                Confidence::High,
-            ),
-            ("xss-encoded-markup", Class::Xss, 1, Confidence::High),
-            ("sqli-quote-breakout", Class::Sqli, 1, Confidence::High),
-            ("xss-hidden-scheme", Class::Xss, 1, Confidence::High),
-        ])
+/// The rule table: every built-in rule, patterns and checks written as
+/// code alike, with its examples (for documentation, exclusions and tests).
+pub fn rules() -> impl Iterator<Item = &'static Rule> {
+    RULES.iter()
 }
 
 #[cfg(test)]
@@ -1144,12 +1131,13 @@ mod tests {
         let mut matched_rules = 0;
         for (i, rule) in compiled.rules.iter().enumerate() {
             let mut matched = false;
-            let re = regex::bytes::RegexBuilder::new(&format!("(?-u){}", rule.pattern))
+            let pattern = rule.pattern().expect("a compiled rule has a pattern");
+            let re = regex::bytes::RegexBuilder::new(&format!("(?-u){pattern}"))
                 .unicode(false)
                 .size_limit(64 << 20)
                 .build()
                 .expect("the rule compiles");
-            for v in soup(rule.pattern, &mut seed, 4_000) {
+            for v in soup(pattern, &mut seed, 4_000) {
                 let mut found = Vec::new();
                 compiled.patterns.search(&all, &v, |m| m == i, &mut found);
                 let want = re.is_match(&v);

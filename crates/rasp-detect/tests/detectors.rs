@@ -504,3 +504,61 @@ fn decoding_is_idempotent_once_fully_decoded() {
         assert_eq!(thrice, fourth, "{:?}", String::from_utf8_lossy(&v));
     }
 }
+
+/// Every row of the rule table, patterns and checks written as code alike,
+/// through the public `inspect` at the row's level, as the row's example
+/// source: each example it catches must come out under its id, each benign
+/// twin must pass with no finding at all, and a level below the row's
+/// must not run it.
+#[test]
+fn every_rule_catches_its_examples_and_passes_its_twins() {
+    let detectors: Vec<Detector> = (1..=4).map(Detector::new).collect();
+    let mut failures = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut rows = 0;
+    for rule in rasp_detect::rules() {
+        rows += 1;
+        assert!(ids.insert(rule.id()), "{} is in the table twice", rule.id());
+        assert!(
+            !rule.catches().is_empty() && !rule.passes().is_empty(),
+            "{} needs an example and a benign twin",
+            rule.id()
+        );
+        let source = rule.example_source();
+        assert!(rule.reads(source), "{}", rule.id());
+        let at = &detectors[usize::from(rule.level()) - 1];
+        for example in rule.catches() {
+            let found = at.inspect(example.as_bytes(), source);
+            if !found.iter().any(|f| f.rule == rule.id()) {
+                let fired: Vec<_> = found.iter().map(|f| f.rule).collect();
+                failures.push(format!(
+                    "{} missed {example:?} as {source:?} (fired: {fired:?})",
+                    rule.id()
+                ));
+            }
+            if rule.level() > 1 {
+                let below = &detectors[usize::from(rule.level()) - 2];
+                if below
+                    .inspect(example.as_bytes(), source)
+                    .iter()
+                    .any(|f| f.rule == rule.id())
+                {
+                    failures.push(format!("{} ran below its level", rule.id()));
+                }
+            }
+        }
+        for twin in rule.passes() {
+            let found = at.inspect(twin.as_bytes(), source);
+            if !found.is_empty() {
+                let fired: Vec<_> = found.iter().map(|f| f.rule).collect();
+                failures.push(format!(
+                    "{} twin {twin:?} as {source:?} fired {fired:?}",
+                    rule.id()
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // the table holds every rule: 125 patterns and 7 checks written as code
+    assert_eq!(rows, 132);
+}

@@ -94,7 +94,7 @@ impl Compiled {
                 return Err(format!("unknown class {c:?} in exclusion {}", e.describe()));
             }
             if let Some(r) = &e.rule
-                && !rasp_detect::rules().any(|(id, ..)| id == r)
+                && !rasp_detect::rules().any(|rule| rule.id() == r)
             {
                 return Err(format!("unknown rule {r:?} in exclusion {}", e.describe()));
             }
