@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::clock::Timestamp;
 pub use crate::join::join_all;
-use crate::policy::Sensitivity;
+use crate::level::Sensitivity;
 use crate::risk::{Quota, SubjectHistory};
 use crate::store::{
     AttemptStore, ChallengeAttempt, ChallengeRecord, ChallengeStore, CounterKey, CounterStore,

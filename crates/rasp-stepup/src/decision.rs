@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::StatusCode;
 
-use crate::policy::Sensitivity;
+use crate::level::Sensitivity;
 
 /// The outcome of evaluating a request. Non-allow decisions are inserted into
 /// the response extensions (in monitor mode wrapped in [`Monitored`]).

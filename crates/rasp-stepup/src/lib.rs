@@ -68,11 +68,13 @@
 mod clock;
 pub mod conformance;
 mod decision;
+mod error;
 mod evaluate;
 mod identity;
 pub mod inspect;
 mod join;
 mod layer;
+mod level;
 mod policy;
 mod respond;
 pub mod risk;
@@ -82,12 +84,14 @@ mod token;
 
 pub use clock::{Clock, MockClock, OsRandom, Random, RandomError, SystemClock, Timestamp};
 pub use decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
+pub use error::ConfigError;
 pub use identity::{IdentityError, IdentityExtractor, IdentityFuture};
 pub use inspect::{Budget, Exclusion, InspectionRules, OverBudget, OverLimit};
 #[cfg(feature = "axum")]
 pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
-pub use policy::{ConfigError, FailMode, Mode, Policy, PolicyBuilder, Requirement, Sensitivity};
+pub use level::Sensitivity;
+pub use policy::{FailMode, Mode, Policy, PolicyBuilder, Requirement};
 pub use respond::{PROBLEM_JSON, invalid_token_header, problem_types, step_up_header};
 pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
 #[cfg(feature = "axum")]

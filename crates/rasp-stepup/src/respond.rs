@@ -6,7 +6,7 @@ use http::{HeaderValue, Response};
 use serde_json::json;
 
 use crate::decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
-use crate::policy::Sensitivity;
+use crate::level::Sensitivity;
 
 /// `Content-Type` of every error body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";

@@ -90,8 +90,8 @@ impl Budget {
     /// [`OverBudget::InspectPrefix`] on public routes and
     /// [`OverBudget::Reject`] elsewhere.
     #[must_use]
-    pub fn default_for(level: crate::policy::Sensitivity) -> Self {
-        let over = if level == crate::policy::Sensitivity::Public {
+    pub fn default_for(level: crate::level::Sensitivity) -> Self {
+        let over = if level == crate::level::Sensitivity::Public {
             OverBudget::InspectPrefix
         } else {
             OverBudget::Reject
@@ -133,7 +133,7 @@ impl Default for InspectionRules {
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
             exclusions: Vec::new(),
-            budgets: crate::policy::Sensitivity::ALL.map(Budget::default_for),
+            budgets: crate::level::Sensitivity::ALL.map(Budget::default_for),
         }
     }
 }
@@ -195,7 +195,7 @@ impl InspectionRules {
     }
 
     /// The inspection budget of `level` (default: [`Budget::default_for`]).
-    pub fn budget(mut self, level: crate::policy::Sensitivity, budget: Budget) -> Self {
+    pub fn budget(mut self, level: crate::level::Sensitivity, budget: Budget) -> Self {
         self.budgets[level.index()] = budget;
         self
     }
@@ -231,7 +231,7 @@ pub(crate) fn injection_decision(
 /// of it: a rejection (413), or nothing after a logged warning.
 pub(crate) fn budget_decision(
     p: &crate::policy::PolicyInner,
-    level: crate::policy::Sensitivity,
+    level: crate::level::Sensitivity,
     route: Option<&str>,
     found: &RequestFindings,
 ) -> Option<crate::decision::Decision> {

@@ -18,7 +18,8 @@ use crate::inspect::{
     BodyKind, RequestFindings, budget_decision, injection_decision, inspect_body,
     suspect_confidence,
 };
-use crate::policy::{Mode, Policy, Sensitivity};
+use crate::level::Sensitivity;
+use crate::policy::{Mode, Policy};
 use crate::respond::{attach_monitored, log_decision, log_outcome, respond};
 use crate::risk::Assessment;
 use crate::store::CounterKey;

@@ -33,10 +33,12 @@ pub use future::ResponseFuture;
 use future::{AfterBody, Meta, attach};
 
 use crate::decision::RejectionKind;
+use crate::error::ConfigError;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::identity::bearer_token;
 use crate::inspect::{body_kind, budget_decision, injection_decision, suspect_confidence};
-use crate::policy::{ConfigError, Policy, Sensitivity};
+use crate::level::Sensitivity;
+use crate::policy::Policy;
 use crate::respond::{log_decision, respond};
 
 /// The layer: extract, decide, respond. Wrap a router, a route or any

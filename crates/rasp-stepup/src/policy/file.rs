@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, FailMode, Mode, PolicyBuilder, Requirement, Sensitivity};
+use crate::token::TokenSection;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,17 +86,6 @@ struct StepUpSection {
     subject_base_backoff: Option<u64>,
     subject_max_backoff: Option<u64>,
     subject_hard_cap: Option<u32>,
-}
-
-/// Token claims settings; keys never come from the policy file.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TokenSection {
-    pub(crate) issuer: Option<String>,
-    pub(crate) audience: Option<String>,
-    pub(crate) leeway: Option<u64>,
-    pub(crate) elevated_ttl: Option<u64>,
-    pub(crate) base_token_types: Option<Vec<String>>,
 }
 
 fn secs(s: u64) -> Duration {

@@ -37,62 +37,8 @@ use crate::risk::{DeviceCookie, RiskInput, RiskRules};
 use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
 
-/// How sensitive a route is. Ordered: a stricter level compares greater.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Sensitivity {
-    /// No authentication needed.
-    Public,
-    /// A valid base token (or app session) is enough.
-    Authenticated,
-    /// A fresh second factor is needed (money movement, payee changes).
-    High,
-    /// A fresher second factor is needed (administration).
-    Critical,
-}
-
-impl Sensitivity {
-    /// Every level, least strict first.
-    pub const ALL: [Sensitivity; 4] = [
-        Sensitivity::Public,
-        Sensitivity::Authenticated,
-        Sensitivity::High,
-        Sensitivity::Critical,
-    ];
-
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Self::Public => 0,
-            Self::Authenticated => 1,
-            Self::High => 2,
-            Self::Critical => 3,
-        }
-    }
-
-    /// The level of a name as used in TOML and logs (`"high"`).
-    #[must_use]
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.as_str() == name)
-    }
-
-    /// The level's name as used in TOML and logs.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Authenticated => "authenticated",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Sensitivity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::error::ConfigError;
+use crate::level::Sensitivity;
 
 /// What a sensitivity level requires of the caller's authentication.
 ///
@@ -244,72 +190,6 @@ impl Default for StepUpSettings {
         }
     }
 }
-
-/// A setting was missing or invalid.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A route-table method is not an HTTP method or `*`.
-    InvalidMethod(String),
-    /// A route-table template is not a valid Axum route template.
-    InvalidRoute {
-        /// The template.
-        route: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// The same (method, template) appears twice.
-    DuplicateRoute {
-        /// The method (`*` for all).
-        method: String,
-        /// The template.
-        route: String,
-    },
-    /// A route-table key that no route of the application serves.
-    UnroutedKey {
-        /// The method (`*` for all).
-        method: String,
-        /// The template.
-        route: String,
-    },
-    /// A required setting was not given.
-    Missing(&'static str),
-    /// A setting has an invalid value.
-    Invalid {
-        /// The setting's name (as in TOML).
-        setting: &'static str,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// A key could not be used.
-    InvalidKey(String),
-    /// The policy file could not be read or parsed.
-    File(String),
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidMethod(m) => write!(f, "invalid method {m:?} in route table"),
-            Self::InvalidRoute { route, reason } => {
-                write!(f, "invalid route template {route:?}: {reason}")
-            }
-            Self::DuplicateRoute { method, route } => {
-                write!(f, "route {method} {route:?} is listed twice")
-            }
-            Self::UnroutedKey { method, route } => write!(
-                f,
-                "route-table key {method} {route:?} matches no route of the application"
-            ),
-            Self::Missing(setting) => write!(f, "missing setting `{setting}`"),
-            Self::Invalid { setting, reason } => write!(f, "invalid `{setting}`: {reason}"),
-            Self::InvalidKey(why) => write!(f, "invalid key: {why}"),
-            Self::File(why) => write!(f, "policy file: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 /// The validated, shared policy. Cheap to clone (an `Arc`).
 #[derive(Clone)]
@@ -516,7 +396,7 @@ pub struct PolicyBuilder {
     identity: Option<Arc<dyn IdentityExtractor>>,
     risk: RiskRules,
     pub(crate) inspection: InspectionRules,
-    file_tokens: file::TokenSection,
+    file_tokens: crate::token::TokenSection,
 }
 
 impl Default for PolicyBuilder {
@@ -540,7 +420,7 @@ impl Default for PolicyBuilder {
             identity: None,
             risk: RiskRules::default(),
             inspection: InspectionRules::default(),
-            file_tokens: file::TokenSection::default(),
+            file_tokens: crate::token::TokenSection::default(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::policy::Sensitivity;
+use crate::level::Sensitivity;
 
 /// A quota: `limit` requests per `window`, with bursts up to `limit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -360,7 +360,7 @@ impl HistoryStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Sensitivity;
+    use crate::level::Sensitivity;
 
     fn block<T>(f: StoreFuture<'_, T>) -> Result<T, StoreError> {
         // In-memory futures are ready at once.

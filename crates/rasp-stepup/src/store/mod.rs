@@ -23,7 +23,7 @@ pub(crate) use bounded::{BoundedMap, WhenFull};
 pub use memory::{HARD_LOCK_RETRY, HARD_LOCK_TTL, MemoryLimits, MemoryStore, backoff};
 
 use crate::clock::Timestamp;
-use crate::policy::Sensitivity;
+use crate::level::Sensitivity;
 
 /// The future every store method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;

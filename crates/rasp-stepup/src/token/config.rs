@@ -6,11 +6,23 @@ use std::time::Duration;
 use base64::Engine as _;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::policy::ConfigError;
-use crate::policy::file::TokenSection;
+use crate::error::ConfigError;
+
+/// The `[tokens]` section of a policy file: claims settings only; keys
+/// never come from the file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenSection {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) leeway: Option<u64>,
+    pub(crate) elevated_ttl: Option<u64>,
+    pub(crate) base_token_types: Option<Vec<String>>,
+}
 
 enum KeyMaterial {
     Ed25519Seed(Zeroizing<[u8; 32]>),

@@ -17,11 +17,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 pub use config::TokenConfig;
+pub(crate) use config::TokenSection;
 pub use identity::Identity;
 pub(crate) use identity::IdentityData;
 
 use crate::clock::Timestamp;
-use crate::policy::ConfigError;
+use crate::error::ConfigError;
 use crate::store::{BoundedMap, WhenFull};
 
 /// The `typ` of elevated tokens.
