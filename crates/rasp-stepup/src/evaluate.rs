@@ -8,9 +8,11 @@ use crate::decision::{Challenge, Decision, Rejection, RejectionKind};
 use crate::identity::{IdentityFuture, device_fingerprint};
 use crate::level::Sensitivity;
 use crate::policy::{FailMode, Policy, PolicyInner, Requirement};
-use crate::risk::{Assessment, RateLimited, RiskInput, assess, codes, in_any, settle};
-use crate::store::RateKey;
-use crate::store::{ChallengeRecord, StoreError};
+use crate::risk::{
+    Assessment, Bursts, Pending, RateLimited, RiskInput, RiskRules, codes, in_any, remembered,
+    score,
+};
+use crate::store::{ChallengeRecord, CounterKey, RateKey, StoreError, StoreFuture, Stores};
 use crate::token::{Identity, TokenError};
 
 /// `Retry-After` of 503 answers when a store fails closed.
@@ -60,6 +62,51 @@ pub(crate) fn incident(policy: &PolicyInner) -> String {
 
 pub(crate) fn reject(policy: &PolicyInner, kind: RejectionKind) -> Decision {
     Decision::Reject(Rejection::new(kind, incident(policy)))
+}
+
+/// The rejection for blocking findings, if any (rule ids go to logs only).
+pub(crate) fn injection_decision(
+    p: &PolicyInner,
+    findings: &rasp_detect::Findings,
+) -> Option<Decision> {
+    if !findings.blocks() {
+        return None;
+    }
+    let mut r = Rejection::new(RejectionKind::Injection, incident(p));
+    r.rules = findings
+        .iter()
+        .filter(|f| f.confidence == rasp_detect::Confidence::High)
+        .map(|f| f.rule)
+        .collect();
+    Some(Decision::Reject(r))
+}
+
+/// What the budget of `level` says of a request whose inspection ran out
+/// of it: a rejection (413), or nothing after a logged warning.
+pub(crate) fn budget_decision(
+    p: &PolicyInner,
+    level: Sensitivity,
+    route: Option<&str>,
+    found: &crate::inspect::RequestFindings,
+) -> Option<Decision> {
+    if !found.over_budget {
+        return None;
+    }
+    let budget = p.inspector.rules.budgets[level.index()];
+    match budget.over {
+        crate::inspect::OverBudget::Reject => Some(reject(p, RejectionKind::PayloadTooLarge)),
+        crate::inspect::OverBudget::InspectPrefix => {
+            tracing::warn!(
+                target: "rasp::decision",
+                decision = "inspection_budget_spent",
+                route.template = route.unwrap_or("<unmatched>"),
+                route.sensitivity = level.as_str(),
+                budget.units = budget.units,
+                "inspection budget spent: the rest of the request passed uninspected"
+            );
+            None
+        }
+    }
 }
 
 fn invalid_token(policy: &PolicyInner, e: TokenError) -> Decision {
@@ -234,10 +281,11 @@ pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
             identity,
         );
     }
-    let (assessment, pending) = match assess(&p.risk, &p.stores, id, &input.risk, now).await {
-        Ok(r) => r,
-        Err(e) => return Evaluation::plain(store_failed(p, level, &e), identity),
-    };
+    let (assessment, pending) =
+        match assess(&p.risk, &p.stores, id.subject(), &input.risk, now).await {
+            Ok(r) => r,
+            Err(e) => return Evaluation::plain(store_failed(p, level, &e), identity),
+        };
     let decision = decide_with_risk(
         &policy,
         id,
@@ -378,4 +426,88 @@ async fn challenge(
         verify_uri: p.step_up.verify_uri.clone(),
         methods: vec!["totp".to_owned()],
     })
+}
+
+/// Reads what the risk engine needs of `subject` (its history and the
+/// burst counters, together: one round trip on a shared backend) and
+/// scores the request.
+pub(crate) async fn assess(
+    rules: &RiskRules,
+    stores: &Stores,
+    subject: &str,
+    input: &RiskInput,
+    now: Timestamp,
+) -> Result<(Assessment, Pending), StoreError> {
+    let subject_key = CounterKey::AuthFailuresOfSubject(subject.into());
+    let client_keys = input.ip.map(|ip| {
+        (
+            CounterKey::AuthFailuresOfClient(ip),
+            CounterKey::NotFoundOfClient(ip),
+        )
+    });
+    let zero = || -> StoreFuture<'_, u32> { Box::pin(std::future::ready(Ok(0))) };
+    let (hist, by_subject, by_client, not_found) = crate::join::join4(
+        stores.history.load(subject, now),
+        stores.counters.count(&subject_key, now),
+        match &client_keys {
+            Some((af, _)) => stores.counters.count(af, now),
+            None => zero(),
+        },
+        match &client_keys {
+            Some((_, nf)) => stores.counters.count(nf, now),
+            None => zero(),
+        },
+    )
+    .await;
+    let bursts = Bursts {
+        failures_of_subject: by_subject?,
+        failures_of_client: by_client?,
+        not_found_of_client: not_found?,
+    };
+    Ok(score(rules, hist?.unwrap_or_default(), bursts, input, now))
+}
+
+/// Saves the subject's history after a request (its context remembered
+/// when `confirm`).
+pub(crate) async fn settle(
+    rules: &RiskRules,
+    stores: &Stores,
+    subject: &str,
+    pending: Pending,
+    confirm: bool,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    stores
+        .history
+        .save(
+            subject,
+            remembered(pending, confirm, now),
+            rules.history_ttl,
+            now,
+        )
+        .await
+}
+
+/// After a successful step-up: the new context is confirmed and the bursts
+/// that led to it are resolved.
+pub(crate) async fn confirm_step_up(
+    rules: &RiskRules,
+    stores: &Stores,
+    subject: &str,
+    input: &RiskInput,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (_, mut pending) = assess(rules, stores, subject, input, now).await?;
+    pending.restart_networks(input.ip, now);
+    if let Some(ip) = input.ip {
+        stores
+            .counters
+            .reset(&CounterKey::AuthFailuresOfClient(ip), now)
+            .await?;
+    }
+    stores
+        .counters
+        .reset(&CounterKey::AuthFailuresOfSubject(subject.into()), now)
+        .await?;
+    settle(rules, stores, subject, pending, true, now).await
 }

@@ -138,8 +138,10 @@ impl Policy {
         let p = &self.inner;
         let now = p.clock.now();
         let input = p.risk_input(&parts.headers, &parts.extensions, true);
-        let (assessment, pending) = risk::assess(&p.risk, &p.stores, identity, &input, now).await?;
-        risk::settle(&p.risk, &p.stores, identity.subject(), pending, false, now).await?;
+        let subject = identity.subject();
+        let (assessment, pending) =
+            evaluate::assess(&p.risk, &p.stores, subject, &input, now).await?;
+        evaluate::settle(&p.risk, &p.stores, subject, pending, false, now).await?;
         Ok(assessment)
     }
 

@@ -207,57 +207,6 @@ impl InspectionRules {
     }
 }
 
-/// The rejection for blocking findings, if any (rule ids go to logs only).
-pub(crate) fn injection_decision(
-    p: &crate::policy::PolicyInner,
-    findings: &Findings,
-) -> Option<crate::decision::Decision> {
-    if !findings.blocks() {
-        return None;
-    }
-    let mut r = crate::decision::Rejection::new(
-        crate::decision::RejectionKind::Injection,
-        crate::evaluate::incident(p),
-    );
-    r.rules = findings
-        .iter()
-        .filter(|f| f.confidence == rasp_detect::Confidence::High)
-        .map(|f| f.rule)
-        .collect();
-    Some(crate::decision::Decision::Reject(r))
-}
-
-/// What the budget of `level` says of a request whose inspection ran out
-/// of it: a rejection (413), or nothing after a logged warning.
-pub(crate) fn budget_decision(
-    p: &crate::policy::PolicyInner,
-    level: crate::level::Sensitivity,
-    route: Option<&str>,
-    found: &RequestFindings,
-) -> Option<crate::decision::Decision> {
-    if !found.over_budget {
-        return None;
-    }
-    let budget = p.inspector.rules.budgets[level.index()];
-    match budget.over {
-        OverBudget::Reject => Some(crate::evaluate::reject(
-            p,
-            crate::decision::RejectionKind::PayloadTooLarge,
-        )),
-        OverBudget::InspectPrefix => {
-            tracing::warn!(
-                target: "rasp::decision",
-                decision = "inspection_budget_spent",
-                route.template = route.unwrap_or("<unmatched>"),
-                route.sensitivity = level.as_str(),
-                budget.units = budget.units,
-                "inspection budget spent: the rest of the request passed uninspected"
-            );
-            None
-        }
-    }
-}
-
 /// How suspicious the non-blocking findings are (0–1), for the risk score.
 pub(crate) fn suspect_confidence(findings: &Findings) -> f32 {
     findings

@@ -13,11 +13,8 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use crate::decision::{Decision, RejectionKind};
-use crate::evaluate::{Evaluation, Input, StepUpContext};
-use crate::inspect::{
-    BodyKind, RequestFindings, budget_decision, injection_decision, inspect_body,
-    suspect_confidence,
-};
+use crate::evaluate::{Evaluation, Input, StepUpContext, budget_decision, injection_decision};
+use crate::inspect::{BodyKind, RequestFindings, inspect_body, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::{Mode, Policy};
 use crate::respond::{attach_monitored, log_decision, log_outcome, respond};

@@ -30,8 +30,6 @@ pub(crate) use rate::RateLimited;
 pub use rate::{Quota, RateRules, RateVerdict, gcra};
 
 use crate::clock::Timestamp;
-use crate::store::{CounterKey, StoreError, Stores};
-use crate::token::Identity;
 
 /// Signal codes.
 pub mod codes {
@@ -525,40 +523,29 @@ pub(crate) fn in_any(nets: &[IpNet], ip: Option<IpAddr>) -> bool {
     ip.is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)))
 }
 
-/// Assesses one authenticated request.
-pub(crate) async fn assess(
+/// What the stores count of the subject and the client: recent
+/// authentication failures and not-found answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Bursts {
+    pub(crate) failures_of_subject: u32,
+    pub(crate) failures_of_client: u32,
+    pub(crate) not_found_of_client: u32,
+}
+
+/// Scores one authenticated request from its facts, the subject's history
+/// and the burst counters. Pure: the caller reads and saves the stores.
+pub(crate) fn score(
     rules: &RiskRules,
-    stores: &Stores,
-    identity: &Identity,
+    mut hist: SubjectHistory,
+    bursts: Bursts,
     input: &RiskInput,
     now: Timestamp,
-) -> Result<(Assessment, Pending), StoreError> {
-    let subject = identity.subject();
-    // The history and the burst counters are independent reads: issue them
-    // together (one round trip on a shared backend).
-    let subject_key = CounterKey::AuthFailuresOfSubject(subject.into());
-    let client_keys = input.ip.map(|ip| {
-        (
-            CounterKey::AuthFailuresOfClient(ip),
-            CounterKey::NotFoundOfClient(ip),
-        )
-    });
-    let zero = || -> crate::store::StoreFuture<'_, u32> { Box::pin(std::future::ready(Ok(0))) };
-    let (hist, by_subject, by_client, not_found) = crate::join::join4(
-        stores.history.load(subject, now),
-        stores.counters.count(&subject_key, now),
-        match &client_keys {
-            Some((af, _)) => stores.counters.count(af, now),
-            None => zero(),
-        },
-        match &client_keys {
-            Some((_, nf)) => stores.counters.count(nf, now),
-            None => zero(),
-        },
-    )
-    .await;
-    let mut hist = hist?.unwrap_or_default();
-    let (by_subject, by_client, not_found) = (by_subject?, by_client?, not_found?);
+) -> (Assessment, Pending) {
+    let (by_subject, by_client, not_found) = (
+        bursts.failures_of_subject,
+        bursts.failures_of_client,
+        bursts.not_found_of_client,
+    );
     let mut a = Assessment::default();
     if input.injection > 0.0 {
         a.push(codes::INJECTION_SUSPECT, input.injection, rules);
@@ -664,25 +651,19 @@ pub(crate) async fn assess(
         a.push(codes::RATE_ABOVE_BASELINE, 1.0, rules);
     }
     a.finish();
-    Ok((
+    (
         a,
         Pending {
             history: hist,
             location,
             devices: [dkey, input.fingerprint],
         },
-    ))
+    )
 }
 
-/// Records the request's context as confirmed (or just saves the counters).
-pub(crate) async fn settle(
-    rules: &RiskRules,
-    stores: &Stores,
-    subject: &str,
-    mut pending: Pending,
-    confirm: bool,
-    now: Timestamp,
-) -> Result<(), StoreError> {
+/// The history to save after a request: its counters always, and its
+/// context (location, devices) when the request is `confirm`ed.
+pub(crate) fn remembered(mut pending: Pending, confirm: bool, now: Timestamp) -> SubjectHistory {
     if confirm {
         let h = &mut pending.history;
         h.sightings = h.sightings.saturating_add(1);
@@ -706,37 +687,17 @@ pub(crate) async fn settle(
             h.devices.remember(d);
         }
     }
-    stores
-        .history
-        .save(subject, pending.history, rules.history_ttl, now)
-        .await
+    pending.history
 }
 
-/// After a successful step-up: the new context is confirmed and the bursts
-/// that led to it are resolved.
-pub(crate) async fn confirm_step_up(
-    rules: &RiskRules,
-    stores: &Stores,
-    identity: &Identity,
-    input: &RiskInput,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    let (_, mut pending) = assess(rules, stores, identity, input, now).await?;
-    pending.history.networks.clear();
-    if let Some(ip) = input.ip {
-        let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
-        pending.history.networks.remember((network_key(ip), secs));
-        stores
-            .counters
-            .reset(&CounterKey::AuthFailuresOfClient(ip), now)
-            .await?;
+impl Pending {
+    /// After a step-up: the networks seen so far are resolved; only the
+    /// request's own counts from now on.
+    pub(crate) fn restart_networks(&mut self, ip: Option<IpAddr>, now: Timestamp) {
+        self.history.networks.clear();
+        if let Some(ip) = ip {
+            let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+            self.history.networks.remember((network_key(ip), secs));
+        }
     }
-    stores
-        .counters
-        .reset(
-            &CounterKey::AuthFailuresOfSubject(identity.subject().into()),
-            now,
-        )
-        .await?;
-    settle(rules, stores, identity.subject(), pending, true, now).await
 }

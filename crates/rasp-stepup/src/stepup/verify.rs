@@ -333,7 +333,8 @@ impl StepUpState {
             .map_err(|_| VerifyError::Unavailable)?;
         // The context the factor was proven from is now the subject's own.
         let input = p.risk_input(&parts.headers, &parts.extensions, true);
-        crate::risk::confirm_step_up(&p.risk, &p.stores, &identity, &input, now).await?;
+        crate::evaluate::confirm_step_up(&p.risk, &p.stores, identity.subject(), &input, now)
+            .await?;
         Ok(Elevation {
             access_token: minted.token,
             expires_in: minted.expires_in,
