@@ -701,3 +701,180 @@ impl Pending {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn at(secs: u64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    /// A subject past its learning period, seen on `device` only.
+    fn known(device: u64) -> SubjectHistory {
+        let mut h = SubjectHistory {
+            sightings: 10,
+            minute: NOW / 60,
+            baseline: 5.0,
+            ..SubjectHistory::default()
+        };
+        h.devices.remember(device);
+        h
+    }
+
+    fn input(ip: Option<&str>, fingerprint: u64) -> RiskInput {
+        RiskInput {
+            ip: ip.map(|s| s.parse().expect("an address")),
+            fingerprint,
+            ..RiskInput::default()
+        }
+    }
+
+    fn codes_of(
+        rules: &RiskRules,
+        hist: SubjectHistory,
+        bursts: Bursts,
+        input: &RiskInput,
+    ) -> (Vec<&'static str>, f32) {
+        let (a, _) = score(rules, hist, bursts, input, at(NOW));
+        let mut c = a.codes();
+        c.sort_unstable();
+        (c, a.score)
+    }
+
+    #[test]
+    fn each_signal_from_its_facts() {
+        let rules = RiskRules::default().denied_networks(["203.0.113.0/24".parse().unwrap()]);
+        let quiet = Bursts::default();
+        let ip = Some("198.51.100.7");
+        // (history, bursts, input) → signals, score
+        let cases: Vec<(SubjectHistory, Bursts, RiskInput, Vec<&str>, f32)> = vec![
+            (known(7), quiet, input(ip, 7), vec![], 0.0),
+            (
+                SubjectHistory::default(),
+                quiet,
+                input(ip, 7),
+                vec![codes::INITIAL_SIGHTING],
+                0.0,
+            ),
+            (known(7), quiet, input(ip, 8), vec![codes::NEW_DEVICE], 45.0),
+            (
+                known(7),
+                quiet,
+                input(None, 7),
+                vec![codes::MISSING_CLIENT_ADDR],
+                0.0,
+            ),
+            (
+                known(7),
+                quiet,
+                input(Some("203.0.113.9"), 7),
+                vec![codes::DENIED_NETWORK],
+                0.0,
+            ),
+            (
+                known(7),
+                Bursts {
+                    failures_of_client: 10,
+                    ..quiet
+                },
+                input(ip, 7),
+                vec![codes::AUTH_FAILURE_BURST],
+                45.0,
+            ),
+            (
+                known(7),
+                Bursts {
+                    failures_of_subject: 9,
+                    not_found_of_client: 30,
+                    ..quiet
+                },
+                input(ip, 7),
+                vec![codes::NOT_FOUND_BURST],
+                30.0,
+            ),
+        ];
+        for (i, (hist, bursts, input, want, points)) in cases.into_iter().enumerate() {
+            let (got, score) = codes_of(&rules, hist, bursts, &input);
+            assert_eq!(got, want, "case {i}");
+            assert!((score - points).abs() < 0.01, "case {i}: {score}");
+        }
+    }
+
+    #[test]
+    fn many_networks_in_the_window_are_a_burst() {
+        let rules = RiskRules::default();
+        let mut hist = known(7);
+        let secs = u32::try_from(NOW).unwrap();
+        for net in ["192.0.2.1", "198.18.0.1", "198.19.0.1"] {
+            hist.networks
+                .remember((network_key(net.parse().unwrap()), secs - 60));
+        }
+        let (codes, _) = codes_of(
+            &rules,
+            hist.clone(),
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 7),
+        );
+        assert_eq!(codes, [codes::MULTI_IP_BURST]);
+        // the same networks outside the window are forgotten
+        let mut old = known(7);
+        for (k, _) in hist.networks.as_slice() {
+            old.networks.remember((*k, secs - 700));
+        }
+        let (codes, _) = codes_of(
+            &rules,
+            old,
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 7),
+        );
+        assert!(codes.is_empty(), "{codes:?}");
+    }
+
+    #[test]
+    fn only_a_confirmed_request_is_remembered() {
+        let rules = RiskRules::default();
+        let (_, pending) = score(
+            &rules,
+            known(7),
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 8),
+            at(NOW),
+        );
+        let kept = remembered(pending, false, at(NOW));
+        assert_eq!(kept.sightings, 10);
+        assert!(!kept.devices.contains(&8));
+        assert_eq!(kept.minute_count, 1, "the counters are saved either way");
+        let (_, pending) = score(
+            &rules,
+            known(7),
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 8),
+            at(NOW),
+        );
+        let confirmed = remembered(pending, true, at(NOW));
+        assert_eq!(confirmed.sightings, 11);
+        assert!(confirmed.devices.contains(&8) && confirmed.devices.contains(&7));
+    }
+
+    #[test]
+    fn a_step_up_restarts_the_networks() {
+        let rules = RiskRules::default();
+        let mut hist = known(7);
+        hist.networks.remember((1, 5));
+        hist.networks.remember((2, 5));
+        let (_, mut pending) = score(
+            &rules,
+            hist,
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 7),
+            at(NOW),
+        );
+        pending.restart_networks(Some("198.51.100.7".parse().unwrap()), at(NOW));
+        let h = remembered(pending, true, at(NOW));
+        let key = network_key("198.51.100.7".parse().unwrap());
+        assert_eq!(h.networks.as_slice(), [(key, u32::try_from(NOW).unwrap())]);
+    }
+}
