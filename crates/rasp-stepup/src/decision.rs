@@ -6,6 +6,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use crate::level::Sensitivity;
+use crate::outcome::Outcome;
 
 /// The outcome of evaluating a request. Non-allow decisions are inserted into
 /// the response extensions (in monitor mode wrapped in [`Monitored`]).
@@ -153,17 +154,22 @@ pub enum RejectionKind {
 }
 
 impl RejectionKind {
-    /// The one kind-to-status table.
+    /// The answer's status.
     #[must_use]
     pub fn status(self) -> StatusCode {
+        self.outcome().wire().status
+    }
+
+    /// How this rejection is answered (the one table in `outcome.rs`).
+    pub(crate) fn outcome(self) -> Outcome {
         match self {
-            Self::InvalidToken => StatusCode::UNAUTHORIZED,
-            Self::Injection | Self::Risk | Self::DeviceDrift => StatusCode::FORBIDDEN,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::BadRequest => StatusCode::BAD_REQUEST,
+            Self::InvalidToken => Outcome::InvalidToken,
+            Self::Injection | Self::Risk | Self::DeviceDrift => Outcome::Rejected,
+            Self::RateLimited => Outcome::TooManyRequests,
+            Self::Unavailable => Outcome::Unavailable,
+            Self::Misconfigured => Outcome::Misconfigured,
+            Self::PayloadTooLarge => Outcome::PayloadTooLarge,
+            Self::BadRequest => Outcome::InvalidRequest,
         }
     }
 

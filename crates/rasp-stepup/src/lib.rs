@@ -75,6 +75,7 @@ pub mod inspect;
 mod join;
 mod layer;
 mod level;
+mod outcome;
 mod policy;
 mod respond;
 pub mod risk;
@@ -91,8 +92,9 @@ pub use inspect::{Budget, Exclusion, InspectionRules, OverBudget, OverLimit};
 pub use layer::check_routes;
 pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
 pub use level::Sensitivity;
+pub use outcome::{PROBLEM_JSON, problem_types};
 pub use policy::{FailMode, Mode, Policy, PolicyBuilder, Requirement};
-pub use respond::{PROBLEM_JSON, invalid_token_header, problem_types, step_up_header};
+pub use respond::{invalid_token_header, step_up_header};
 pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;

@@ -8,32 +8,7 @@ use serde_json::json;
 use crate::decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 use crate::level::Sensitivity;
 
-/// `Content-Type` of every error body (RFC 9457).
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-/// Problem type URIs, stable across versions (see docs/step-up-protocol.md).
-pub mod problem_types {
-    /// 401 step-up challenge.
-    pub const STEP_UP_REQUIRED: &str = "urn:rasp-stepup:problem:step-up-required";
-    /// 401 missing or invalid token.
-    pub const INVALID_TOKEN: &str = "urn:rasp-stepup:problem:invalid-token";
-    /// 403 rejected request.
-    pub const REJECTED: &str = "urn:rasp-stepup:problem:request-rejected";
-    /// 429 too many requests or attempts.
-    pub const TOO_MANY_REQUESTS: &str = "urn:rasp-stepup:problem:too-many-requests";
-    /// 503 store unavailable.
-    pub const UNAVAILABLE: &str = "urn:rasp-stepup:problem:unavailable";
-    /// 500 misassembled layers.
-    pub const MISCONFIGURED: &str = "urn:rasp-stepup:problem:misconfigured";
-    /// 400 malformed verify request.
-    pub const INVALID_REQUEST: &str = "urn:rasp-stepup:problem:invalid-request";
-    /// 403 unknown, expired, used or foreign challenge.
-    pub const INVALID_CHALLENGE: &str = "urn:rasp-stepup:problem:invalid-challenge";
-    /// 403 wrong code.
-    pub const INVALID_CODE: &str = "urn:rasp-stepup:problem:invalid-code";
-    /// 413 body larger than the inspection limit.
-    pub const PAYLOAD_TOO_LARGE: &str = "urn:rasp-stepup:problem:payload-too-large";
-}
+use crate::outcome::{Outcome, PROBLEM_JSON, retry_after_secs};
 
 /// Quotes a value for an auth-param (RFC 9110 §5.6.4 quoted-string).
 fn quoted(s: &str) -> String {
@@ -88,8 +63,32 @@ pub(crate) fn problem<B: From<Bytes>>(
 }
 
 pub(crate) fn retry_after_value(d: std::time::Duration) -> HeaderValue {
-    let secs = d.as_millis().div_ceil(1000).max(1);
-    HeaderValue::from(u64::try_from(secs).unwrap_or(u64::MAX))
+    HeaderValue::from(retry_after_secs(d))
+}
+
+/// The answer to a route probe of `check_routes` (no body).
+pub(crate) fn probe_answer<B: From<Bytes>>() -> Response<B> {
+    let mut res = Response::new(B::from(Bytes::new()));
+    *res.status_mut() = http::StatusCode::NO_CONTENT;
+    res
+}
+
+/// A problem+json answer for `outcome` with the table's status, type and
+/// title, and `extra` members.
+pub(crate) fn problem_of<B: From<Bytes>>(
+    outcome: Outcome,
+    extra: serde_json::Value,
+) -> Response<B> {
+    let w = outcome.wire();
+    let mut body = json!({
+        "type": w.problem_type,
+        "title": w.title,
+        "status": w.status.as_u16(),
+    });
+    if let (Some(body), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    problem(w.status, body)
 }
 
 fn header(value: String) -> HeaderValue {
@@ -103,10 +102,7 @@ pub(crate) fn respond<B: From<Bytes>>(decision: Decision) -> Response<B> {
     let mut res = match &decision {
         Decision::Allow => {
             // Never called with Allow; answer safely anyway.
-            problem(
-                http::StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"type": problem_types::MISCONFIGURED, "title": "Internal error", "status": 500}),
-            )
+            problem_of(Outcome::Misconfigured, json!({}))
         }
         Decision::StepUp(c) => step_up(c),
         Decision::Reject(r) => reject(r),
@@ -125,12 +121,9 @@ pub(crate) fn respond<B: From<Bytes>>(decision: Decision) -> Response<B> {
 }
 
 fn step_up<B: From<Bytes>>(c: &Challenge) -> Response<B> {
-    let mut res = problem(
-        http::StatusCode::UNAUTHORIZED,
+    let mut res = problem_of(
+        Outcome::StepUpRequired,
         json!({
-            "type": problem_types::STEP_UP_REQUIRED,
-            "title": "Step-up authentication required",
-            "status": 401,
             "detail": describe_level(c.sensitivity),
             "challenge_id": c.id,
             "verify_uri": c.verify_uri,
@@ -146,36 +139,14 @@ fn step_up<B: From<Bytes>>(c: &Challenge) -> Response<B> {
 }
 
 fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
-    let status = r.kind.status();
-    let (kind, title) = match r.kind {
-        RejectionKind::InvalidToken => (
-            problem_types::INVALID_TOKEN,
-            "Invalid or missing access token",
-        ),
-        RejectionKind::RateLimited => (problem_types::TOO_MANY_REQUESTS, "Too many requests"),
-        RejectionKind::Unavailable => (problem_types::UNAVAILABLE, "Service unavailable"),
-        RejectionKind::Misconfigured => (problem_types::MISCONFIGURED, "Internal error"),
-        RejectionKind::PayloadTooLarge => (problem_types::PAYLOAD_TOO_LARGE, "Payload too large"),
-        RejectionKind::BadRequest => (problem_types::INVALID_REQUEST, "Invalid request"),
-        _ => (problem_types::REJECTED, "Request rejected"),
-    };
-    let mut body = json!({
-        "type": kind,
-        "title": title,
-        "status": status.as_u16(),
-        "incident_id": r.incident,
-    });
+    let mut extra = json!({ "incident_id": r.incident });
     if r.kind == RejectionKind::InvalidToken {
-        body["detail"] = r.description.into();
+        extra["detail"] = r.description.into();
     }
     if let Some(d) = r.retry_after {
-        body["retry_after"] = retry_after_value(d)
-            .to_str()
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-            .into();
+        extra["retry_after"] = retry_after_secs(d).into();
     }
-    let mut res = problem(status, body);
+    let mut res = problem_of(r.kind.outcome(), extra);
     let h = res.headers_mut();
     if r.kind == RejectionKind::InvalidToken {
         h.insert(
@@ -285,4 +256,89 @@ pub(crate) fn log_decision(
 /// Attaches a monitored decision to a passed response.
 pub(crate) fn attach_monitored<B>(res: &mut Response<B>, decision: Decision) {
     res.extensions_mut().insert(Monitored(decision));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(res: &Response<Bytes>) -> serde_json::Value {
+        serde_json::from_slice(res.body()).expect("a JSON body")
+    }
+
+    fn header<'a>(res: &'a Response<Bytes>, name: &str) -> Option<&'a str> {
+        res.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every rejection kind: status, problem type, title, and the headers
+    /// that go with it; `Retry-After` and the body's `retry_after` agree.
+    #[test]
+    fn every_rejection_on_the_wire() {
+        use RejectionKind::*;
+        let rows = [
+            (InvalidToken, 401, "invalid-token", true),
+            (Injection, 403, "request-rejected", false),
+            (Risk, 403, "request-rejected", false),
+            (DeviceDrift, 403, "request-rejected", false),
+            (RateLimited, 429, "too-many-requests", false),
+            (Unavailable, 503, "unavailable", false),
+            (Misconfigured, 500, "misconfigured", false),
+            (PayloadTooLarge, 413, "payload-too-large", false),
+            (BadRequest, 400, "invalid-request", false),
+        ];
+        for (kind, status, problem, challenge_header) in rows {
+            let r = Rejection::new(kind, "inc-1".into())
+                .retry_after(std::time::Duration::from_millis(1_500));
+            let res: Response<Bytes> = respond(Decision::Reject(r));
+            let b = body(&res);
+            assert_eq!(res.status().as_u16(), status, "{kind:?}");
+            assert_eq!(b["status"], status, "{kind:?}");
+            assert_eq!(
+                b["type"],
+                format!("urn:rasp-stepup:problem:{problem}"),
+                "{kind:?}"
+            );
+            assert_eq!(b["title"], kind.outcome().wire().title, "{kind:?}");
+            assert_eq!(b["incident_id"], "inc-1", "{kind:?}");
+            assert_eq!(header(&res, "content-type"), Some(PROBLEM_JSON));
+            assert_eq!(header(&res, "cache-control"), Some("no-store"));
+            assert_eq!(header(&res, "retry-after"), Some("2"), "{kind:?}");
+            assert_eq!(b["retry_after"], 2, "{kind:?}");
+            assert_eq!(
+                header(&res, "www-authenticate").is_some(),
+                challenge_header,
+                "{kind:?}"
+            );
+            assert_eq!(kind.status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn a_challenge_on_the_wire() {
+        let c = Challenge {
+            id: "ch-1".into(),
+            sensitivity: Sensitivity::High,
+            acr_values: vec!["mfa".into()],
+            max_age: 300,
+            expires_in: 120,
+            verify_uri: "/step-up/verify".into(),
+            methods: vec!["totp".into()],
+        };
+        let res: Response<Bytes> = respond(Decision::StepUp(c.clone()));
+        let b = body(&res);
+        assert_eq!(res.status().as_u16(), 401);
+        assert_eq!(b["type"], problem_types_step_up());
+        assert_eq!(b["title"], "Step-up authentication required");
+        assert_eq!(b["challenge_id"], "ch-1");
+        assert_eq!(b["max_age"], 300);
+        assert_eq!(
+            header(&res, "www-authenticate").map(str::to_owned),
+            Some(step_up_header(&c))
+        );
+        assert_eq!(res.extensions().get::<Challenge>(), Some(&c));
+    }
+
+    fn problem_types_step_up() -> &'static str {
+        crate::outcome::problem_types::STEP_UP_REQUIRED
+    }
 }

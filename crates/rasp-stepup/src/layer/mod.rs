@@ -146,9 +146,7 @@ where
             // Only Axum's own match counts: the table's matcher would
             // "match" a mistyped key against itself.
             probe.record(matched_path(&req));
-            let mut res = Response::new(ResBody::from(Bytes::new()));
-            *res.status_mut() = http::StatusCode::NO_CONTENT;
-            return ResponseFuture::respond(res);
+            return ResponseFuture::respond(crate::respond::probe_answer());
         }
         start(&self.policy, &mut self.inner, req, None)
     }

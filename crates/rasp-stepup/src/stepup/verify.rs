@@ -14,7 +14,8 @@ use super::{FactorContext, FactorOutcome, StepUpState};
 use crate::clock::random_id;
 use crate::evaluate::resolve_identity;
 use crate::identity::{bearer_token, device_fingerprint};
-use crate::respond::{invalid_token_header, problem, problem_types, retry_after_value};
+use crate::outcome::{Outcome, retry_after_secs};
+use crate::respond::{invalid_token_header, problem_of, retry_after_value};
 use crate::store::{ChallengeAttempt, StoreError, SubjectGate};
 use crate::token::{ElevationGrant, Identity, TokenError};
 
@@ -76,12 +77,18 @@ impl VerifyError {
     /// The status of the answer.
     #[must_use]
     pub fn status(&self) -> StatusCode {
+        self.outcome().wire().status
+    }
+
+    /// How this failure is answered (the one table in `outcome.rs`).
+    fn outcome(&self) -> Outcome {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
-            Self::InvalidChallenge | Self::InvalidCode { .. } => StatusCode::FORBIDDEN,
-            Self::ChallengeBurned | Self::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidRequest(_) => Outcome::InvalidRequest,
+            Self::InvalidToken(_) => Outcome::InvalidToken,
+            Self::InvalidChallenge => Outcome::InvalidChallenge,
+            Self::InvalidCode { .. } => Outcome::InvalidCode,
+            Self::ChallengeBurned | Self::Locked { .. } => Outcome::TooManyAttempts,
+            Self::Unavailable => Outcome::Unavailable,
         }
     }
 
@@ -101,42 +108,20 @@ impl VerifyError {
 
     /// The problem+json response.
     pub fn to_response<B: From<Bytes>>(&self) -> Response<B> {
-        let status = self.status();
-        let (kind, title, detail) = match self {
-            Self::InvalidRequest(why) => (problem_types::INVALID_REQUEST, "Invalid request", *why),
-            Self::InvalidToken(e) => (
-                problem_types::INVALID_TOKEN,
-                "Invalid or missing access token",
-                e.description(),
-            ),
-            Self::InvalidChallenge => (
-                problem_types::INVALID_CHALLENGE,
-                "Invalid challenge",
-                "the challenge is unknown, expired or already used; retry the original request for a new one",
-            ),
-            Self::InvalidCode { .. } => (
-                problem_types::INVALID_CODE,
-                "Invalid code",
-                "the code is not valid",
-            ),
-            Self::ChallengeBurned => (
-                problem_types::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "this challenge used up its attempts; retry the original request for a new one",
-            ),
-            Self::Locked { .. } => (
-                problem_types::TOO_MANY_REQUESTS,
-                "Too many attempts",
-                "too many failed verifications; wait before trying again",
-            ),
-            Self::Unavailable => (
-                problem_types::UNAVAILABLE,
-                "Service unavailable",
-                "try again later",
-            ),
+        let detail = match self {
+            Self::InvalidRequest(why) => why,
+            Self::InvalidToken(e) => e.description(),
+            Self::InvalidChallenge => {
+                "the challenge is unknown, expired or already used; retry the original request for a new one"
+            }
+            Self::InvalidCode { .. } => "the code is not valid",
+            Self::ChallengeBurned => {
+                "this challenge used up its attempts; retry the original request for a new one"
+            }
+            Self::Locked { .. } => "too many failed verifications; wait before trying again",
+            Self::Unavailable => "try again later",
         };
-        let mut body =
-            json!({"type": kind, "title": title, "status": status.as_u16(), "detail": detail});
+        let mut body = json!({ "detail": detail });
         if let Self::InvalidCode { attempts_remaining } = self {
             body["attempts_remaining"] = (*attempts_remaining).into();
         }
@@ -147,9 +132,9 @@ impl VerifyError {
             _ => None,
         };
         if let Some(r) = retry {
-            body["retry_after"] = r.as_secs().max(1).into();
+            body["retry_after"] = retry_after_secs(r).into();
         }
-        let mut res = problem(status, body);
+        let mut res = problem_of(self.outcome(), body);
         if let Some(r) = retry {
             res.headers_mut().insert(RETRY_AFTER, retry_after_value(r));
         }
@@ -360,5 +345,97 @@ pub(crate) async fn handler(
     match state.verify(&parts, &bytes).await {
         Ok(e) => e.to_response(),
         Err(e) => e.to_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every verification failure: status, problem type, title, and the
+    /// `Retry-After` header and body value rounded the same way.
+    #[test]
+    fn every_failure_on_the_wire() {
+        let locked = VerifyError::Locked {
+            retry_after: Duration::from_millis(4_200),
+        };
+        let rows: [(VerifyError, u16, &str, &str, Option<u64>); 7] = [
+            (
+                VerifyError::InvalidRequest("bad"),
+                400,
+                "invalid-request",
+                "Invalid request",
+                None,
+            ),
+            (
+                VerifyError::InvalidToken(TokenError::Expired),
+                401,
+                "invalid-token",
+                "Invalid or missing access token",
+                None,
+            ),
+            (
+                VerifyError::InvalidChallenge,
+                403,
+                "invalid-challenge",
+                "Invalid challenge",
+                None,
+            ),
+            (
+                VerifyError::InvalidCode {
+                    attempts_remaining: 2,
+                },
+                403,
+                "invalid-code",
+                "Invalid code",
+                None,
+            ),
+            (
+                VerifyError::ChallengeBurned,
+                429,
+                "too-many-requests",
+                "Too many attempts",
+                Some(1),
+            ),
+            (
+                locked,
+                429,
+                "too-many-requests",
+                "Too many attempts",
+                Some(5),
+            ),
+            (
+                VerifyError::Unavailable,
+                503,
+                "unavailable",
+                "Service unavailable",
+                Some(retry_after_secs(crate::evaluate::UNAVAILABLE_RETRY)),
+            ),
+        ];
+        for (e, status, problem, title, retry) in rows {
+            let res: Response<Bytes> = e.to_response();
+            let b: serde_json::Value = serde_json::from_slice(res.body()).expect("JSON");
+            assert_eq!(res.status().as_u16(), status, "{e:?}");
+            assert_eq!(e.status().as_u16(), status, "{e:?}");
+            assert_eq!(
+                b["type"],
+                format!("urn:rasp-stepup:problem:{problem}"),
+                "{e:?}"
+            );
+            assert_eq!(b["title"], title, "{e:?}");
+            assert_eq!(b["status"], status, "{e:?}");
+            let header = res
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.parse::<u64>().ok());
+            assert_eq!(header, retry, "{e:?}");
+            assert_eq!(b["retry_after"].as_u64(), retry, "{e:?}");
+            assert_eq!(
+                res.headers().contains_key(WWW_AUTHENTICATE),
+                matches!(e, VerifyError::InvalidToken(_)),
+                "{e:?}"
+            );
+        }
     }
 }
