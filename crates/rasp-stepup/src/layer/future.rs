@@ -317,93 +317,14 @@ where
                     resume,
                 } => {
                     let verdict = ready!(check.as_mut().poll(cx));
-                    let mut inner = inner.take().expect("polled after completion");
+                    let inner = inner.take().expect("polled after completion");
                     let req = req.take().expect("polled after completion");
-                    let monitor = policy.inner.mode == Mode::Monitor;
-                    let early = settle_early(verdict, monitor, |d, m| {
-                        log_outcome(
-                            &policy.inner,
-                            d,
-                            *level,
-                            super::matched_path(&req),
-                            None,
-                            None,
-                            m,
-                        );
-                    });
-                    match early {
-                        Early::Answer(res) => Kind::Respond { res: Some(res) },
-                        Early::GoOn(carried) => {
-                            let policy = policy.clone();
-                            resume(&policy, &mut inner, req, Some(carried)).kind
-                        }
-                    }
+                    after_quota(verdict, inner, req, policy, *level, *resume)
                 }
                 KindProj::ReadingBody { read, inner, next } => {
-                    let BodyRead { req, outcome } = ready!(read.as_mut().poll(cx));
+                    let read = ready!(read.as_mut().poll(cx));
                     let inner = inner.take().expect("polled after completion");
-                    let AfterBody {
-                        mut meta,
-                        mut input,
-                        kind,
-                        budget_left,
-                        budget_spent,
-                    } = next.take().expect("polled after completion");
-                    let policy = meta.policy.clone();
-                    let p = &*policy.inner;
-                    let monitor = p.mode == Mode::Monitor;
-                    let stop = match outcome {
-                        BodyOutcome::TooLarge => {
-                            Some(crate::evaluate::reject(p, RejectionKind::PayloadTooLarge))
-                        }
-                        BodyOutcome::Unreadable => {
-                            Some(crate::evaluate::reject(p, RejectionKind::BadRequest))
-                        }
-                        BodyOutcome::Skipped => None,
-                        BodyOutcome::Read(bytes) => {
-                            let mut found = RequestFindings::with_budget(budget_left);
-                            let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
-                            inspect_body(
-                                &p.inspector,
-                                meta.template.as_deref(),
-                                &kind,
-                                head,
-                                &mut found,
-                            );
-                            input.risk.injection = input
-                                .risk
-                                .injection
-                                .max(suspect_confidence(&found.findings));
-                            injection_decision(p, &found.findings).or_else(|| {
-                                // a budget the head spent was judged there
-                                (!budget_spent)
-                                    .then(|| {
-                                        budget_decision(
-                                            p,
-                                            meta.level,
-                                            meta.template.as_deref(),
-                                            &found,
-                                        )
-                                    })
-                                    .flatten()
-                            })
-                        }
-                    };
-                    let early = settle_early(stop, monitor, |d, m| {
-                        log_decision(d, meta.level, meta.template.as_deref(), None, None, m);
-                    });
-                    match early {
-                        Early::Answer(res) => Kind::Respond { res: Some(res) },
-                        Early::GoOn(carried) => {
-                            meta.pre = meta.pre.take().or(carried);
-                            Kind::Deciding {
-                                eval: Box::pin(crate::evaluate::evaluate(policy.clone(), input)),
-                                inner: Some(inner),
-                                req: Some(req),
-                                meta: Some(meta),
-                            }
-                        }
-                    }
+                    after_body(read, inner, next.take().expect("polled after completion"))
                 }
                 KindProj::Deciding {
                     eval,
@@ -412,53 +333,10 @@ where
                     meta,
                 } => {
                     let evaluation = ready!(eval.as_mut().poll(cx));
+                    let inner = inner.take().expect("polled after completion");
+                    let req = req.take().expect("polled after completion");
                     let meta = meta.take().expect("polled after completion");
-                    let mut req = req.take().expect("polled after completion");
-                    let mut inner = inner.take().expect("polled after completion");
-                    let Evaluation {
-                        decision,
-                        identity,
-                        assessment,
-                    } = evaluation;
-                    let monitor = meta.policy.mode() == Mode::Monitor;
-                    log_outcome(
-                        &meta.policy.inner,
-                        &decision,
-                        meta.level,
-                        meta.template.as_deref(),
-                        identity.as_ref().map(|i| i.subject()),
-                        assessment.as_ref(),
-                        monitor,
-                    );
-                    let mut finish = Finish {
-                        policy: meta.policy.clone(),
-                        set_cookie: meta.set_cookie,
-                        assessment: assessment.clone(),
-                        observe: Some((
-                            meta.client_ip,
-                            identity.as_ref().map(|i| i.subject().to_owned()),
-                        )),
-                    };
-                    if decision != Decision::Allow && !monitor {
-                        let mut res = respond(decision);
-                        finish.decorate(&mut res);
-                        Kind::Respond { res: Some(res) }
-                    } else {
-                        let ctx = StepUpContext {
-                            policy: meta.policy,
-                            identity,
-                            level: meta.level,
-                            assessment,
-                        };
-                        attach(&mut req, ctx);
-                        Kind::Inner {
-                            fut: inner.call(req),
-                            monitored: (decision != Decision::Allow)
-                                .then_some(decision)
-                                .or(meta.pre),
-                            finish: Some(finish),
-                        }
-                    }
+                    after_evaluation(evaluation, inner, req, meta)
                 }
                 KindProj::Inner {
                     fut,
@@ -491,6 +369,142 @@ where
             };
             self.as_mut().project().kind.set(next);
         }
+    }
+}
+
+/// The address stage answered: a throttled or denied client is answered
+/// (or carried, in monitor mode); the others resume the pipeline.
+fn after_quota<S, B, R>(
+    verdict: Option<Decision>,
+    mut inner: S,
+    req: Request<B>,
+    policy: &Policy,
+    level: Sensitivity,
+    resume: Resume<S, B, R>,
+) -> Kind<S, B, R>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    R: From<Bytes>,
+{
+    let monitor = policy.inner.mode == Mode::Monitor;
+    let early = settle_early(verdict, monitor, |d, m| {
+        let route = super::matched_path(&req);
+        log_outcome(&policy.inner, d, level, route, None, None, m);
+    });
+    match early {
+        Early::Answer(res) => Kind::Respond { res: Some(res) },
+        Early::GoOn(carried) => resume(policy, &mut inner, req, Some(carried)).kind,
+    }
+}
+
+/// The body was read: judge it, then evaluate the request (or answer).
+fn after_body<S, B, R>(read: BodyRead<B>, inner: S, next: AfterBody) -> Kind<S, B, R>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    R: From<Bytes>,
+{
+    let BodyRead { req, outcome } = read;
+    let AfterBody {
+        mut meta,
+        mut input,
+        kind,
+        budget_left,
+        budget_spent,
+    } = next;
+    let policy = meta.policy.clone();
+    let p = &*policy.inner;
+    let stop = match outcome {
+        BodyOutcome::TooLarge => Some(crate::evaluate::reject(p, RejectionKind::PayloadTooLarge)),
+        BodyOutcome::Unreadable => Some(crate::evaluate::reject(p, RejectionKind::BadRequest)),
+        BodyOutcome::Skipped => None,
+        BodyOutcome::Read(bytes) => {
+            let mut found = RequestFindings::with_budget(budget_left);
+            let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
+            let template = meta.template.as_deref();
+            inspect_body(&p.inspector, template, &kind, head, &mut found);
+            input.risk.injection = input
+                .risk
+                .injection
+                .max(suspect_confidence(&found.findings));
+            injection_decision(p, &found.findings).or_else(|| {
+                // a budget the head spent was judged there
+                (!budget_spent)
+                    .then(|| budget_decision(p, meta.level, template, &found))
+                    .flatten()
+            })
+        }
+    };
+    let early = settle_early(stop, p.mode == Mode::Monitor, |d, m| {
+        log_decision(d, meta.level, meta.template.as_deref(), None, None, m);
+    });
+    match early {
+        Early::Answer(res) => Kind::Respond { res: Some(res) },
+        Early::GoOn(carried) => {
+            meta.pre = meta.pre.take().or(carried);
+            Kind::Deciding {
+                eval: Box::pin(crate::evaluate::evaluate(policy.clone(), input)),
+                inner: Some(inner),
+                req: Some(req),
+                meta: Some(meta),
+            }
+        }
+    }
+}
+
+/// The evaluation decided: answer, or call the inner service with the
+/// identity attached (carrying the decision in monitor mode).
+fn after_evaluation<S, B, R>(
+    evaluation: Evaluation,
+    mut inner: S,
+    mut req: Request<B>,
+    meta: Meta,
+) -> Kind<S, B, R>
+where
+    S: Service<Request<B>, Response = Response<R>>,
+    R: From<Bytes>,
+{
+    let Evaluation {
+        decision,
+        identity,
+        assessment,
+    } = evaluation;
+    let monitor = meta.policy.mode() == Mode::Monitor;
+    log_outcome(
+        &meta.policy.inner,
+        &decision,
+        meta.level,
+        meta.template.as_deref(),
+        identity.as_ref().map(|i| i.subject()),
+        assessment.as_ref(),
+        monitor,
+    );
+    let mut finish = Finish {
+        policy: meta.policy.clone(),
+        set_cookie: meta.set_cookie,
+        assessment: assessment.clone(),
+        observe: Some((
+            meta.client_ip,
+            identity.as_ref().map(|i| i.subject().to_owned()),
+        )),
+    };
+    if decision != Decision::Allow && !monitor {
+        let mut res = respond(decision);
+        finish.decorate(&mut res);
+        return Kind::Respond { res: Some(res) };
+    }
+    let ctx = StepUpContext {
+        policy: meta.policy,
+        identity,
+        level: meta.level,
+        assessment,
+    };
+    attach(&mut req, ctx);
+    Kind::Inner {
+        fut: inner.call(req),
+        monitored: (decision != Decision::Allow)
+            .then_some(decision)
+            .or(meta.pre),
+        finish: Some(finish),
     }
 }
 
