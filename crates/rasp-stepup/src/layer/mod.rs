@@ -37,7 +37,7 @@ use crate::error::ConfigError;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::evaluate::{budget_decision, injection_decision};
 use crate::identity::bearer_token;
-use crate::inspect::{body_kind, suspect_confidence};
+use crate::inspect::{BodyKind, RequestFindings, body_kind, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::Policy;
 use crate::respond::{log_decision, respond};
@@ -180,73 +180,37 @@ where
     let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
     let client_quota_checked = quota.is_some();
     if !client_quota_checked {
-        let per_client = p.risk.rate.per_client[level.index()];
-        let denies = !p.risk.denied_networks.is_empty()
-            && p.mode == crate::policy::Mode::Enforce
-            && p.requirements[level.index()].needs_identity();
-        let ip = (per_client.is_some() || denies)
-            .then(|| {
-                crate::risk::client_ip(
-                    crate::risk::peer_of(req.extensions()),
-                    req.headers(),
-                    &p.risk.trusted_proxies,
-                )
-            })
-            .flatten();
-        if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
-            let d = evaluate::reject(p, RejectionKind::Risk);
-            log_decision(&d, level, template, None, None, false);
-            return ResponseFuture::respond(respond(d));
-        }
-        if let Some(per_client) = per_client
-            && let Some(ip) = ip
-        {
-            let owned = policy.clone();
-            let check = Box::pin(async move {
-                let p = &*owned.inner;
-                let now = p.clock.now();
-                let key = crate::store::RateKey::Client(level, ip);
-                evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
-            });
-            // The ready service goes into the future; a fresh clone stays.
-            let clone = service.clone();
-            let inner = std::mem::replace(service, clone);
-            return ResponseFuture::throttling(
-                check,
-                inner,
-                req,
-                policy.clone(),
-                level,
-                start::<S, ReqBody, ResBody>,
-            );
+        match address_stage(policy, &req, level) {
+            None => {}
+            Some(Address::Deny(d)) => {
+                log_decision(&d, level, template, None, None, false);
+                return ResponseFuture::respond(respond(d));
+            }
+            Some(Address::Throttle(check)) => {
+                // The ready service goes into the future; a fresh clone stays.
+                let clone = service.clone();
+                let inner = std::mem::replace(service, clone);
+                let resume = start::<S, ReqBody, ResBody>;
+                return ResponseFuture::throttling(
+                    check,
+                    inner,
+                    req,
+                    policy.clone(),
+                    level,
+                    resume,
+                );
+            }
         }
     }
     // Inspect: path, query, headers, cookies (bodies below).
-    let monitor = p.mode == crate::policy::Mode::Monitor;
-    let units = p.inspector.rules.budgets[level.index()].units;
-    let head = p.inspector.head(template, req.uri(), req.headers(), units);
-    let mut pre = quota.flatten();
-    if let Some(d) =
-        injection_decision(p, &head.findings).or_else(|| budget_decision(p, level, template, &head))
-    {
-        log_decision(&d, level, template, None, None, monitor);
-        if !monitor {
-            return ResponseFuture::respond(respond(d));
-        }
-        pre = Some(d);
-    }
-    let suspect = suspect_confidence(&head.findings);
-    let inspect_body = if p.inspector.rules.enabled
-        && (may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body()))
-    {
-        body_kind(req.headers())
-    } else {
-        None
+    let (head, pre) = match inspect_head(p, &req, level, template, quota.flatten()) {
+        Ok(inspected) => inspected,
+        Err(d) => return ResponseFuture::respond(respond(*d)),
     };
-    let bearer = bearer_token(req.headers());
+    let inspect_body = body_to_inspect(p, &req);
     let public = !p.requirements[level.index()].needs_identity();
     if public
-        && bearer.is_none()
+        && bearer_token(req.headers()).is_none()
         && p.identity.is_none()
         && (client_quota_checked || p.risk.rate.per_client[level.index()].is_none())
         && inspect_body.is_none()
@@ -262,24 +226,149 @@ where
         return ResponseFuture::inner_monitored(service.call(req), pre);
     }
     let template = template.map(str::to_owned);
-    let bearer = bearer.map(str::to_owned);
+    let (req, mut input) = evaluation_input(p, req, level, client_quota_checked);
+    input.risk.injection = suspect_confidence(&head.findings);
+    let meta = Meta {
+        policy: policy.clone(),
+        level,
+        template,
+        client_ip: input.risk.ip,
+        set_cookie: device_cookie_to_set(p, &input, public),
+        pre,
+    };
+    // The ready service goes into the future; a fresh clone stays here.
+    let clone = service.clone();
+    let inner = std::mem::replace(service, clone);
+    let body = inspect_body.map(|kind| (kind, head.left, head.over_budget));
+    after_head(inner, req, input, meta, body)
+}
+
+/// The request goes on to the body stage (`body`: its kind, the budget
+/// left and whether the head spent it) or straight to the evaluation.
+fn after_head<S, ReqBody, ResBody>(
+    inner: S,
+    req: Request<ReqBody>,
+    input: Input,
+    meta: Meta,
+    body: Option<(BodyKind, usize, bool)>,
+) -> ResponseFuture<S, ReqBody, ResBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: From<Bytes>,
+{
+    let policy = meta.policy.clone();
+    let Some((kind, budget_left, budget_spent)) = body else {
+        let eval = Box::pin(evaluate::evaluate(policy, input));
+        return ResponseFuture::deciding(eval, inner, req, meta);
+    };
+    let rules = &policy.inner.inspector.rules;
+    let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
+    let next = AfterBody {
+        meta,
+        input,
+        kind,
+        budget_left,
+        budget_spent,
+    };
+    ResponseFuture::reading_body(read, inner, next)
+}
+
+/// Inspects the request head (path, query, headers, cookies) within the
+/// level's budget. An injection or a spent budget is logged; `Err` answers
+/// it (enforce mode), in monitor mode it goes on as the carried decision
+/// (after `pre`, the address stage's).
+fn inspect_head<B>(
+    p: &crate::policy::PolicyInner,
+    req: &Request<B>,
+    level: Sensitivity,
+    template: Option<&str>,
+    pre: Option<crate::decision::Decision>,
+) -> Result<(RequestFindings, Option<crate::decision::Decision>), Box<crate::decision::Decision>> {
+    let monitor = p.mode == crate::policy::Mode::Monitor;
+    let units = p.inspector.rules.budgets[level.index()].units;
+    let head = p.inspector.head(template, req.uri(), req.headers(), units);
+    let found = injection_decision(p, &head.findings)
+        .or_else(|| budget_decision(p, level, template, &head));
+    match found {
+        None => Ok((head, pre)),
+        Some(d) => {
+            log_decision(&d, level, template, None, None, monitor);
+            if monitor {
+                Ok((head, Some(d)))
+            } else {
+                Err(Box::new(d))
+            }
+        }
+    }
+}
+
+/// The kind of body to read and inspect, if any.
+fn body_to_inspect<B: http_body::Body>(
+    p: &crate::policy::PolicyInner,
+    req: &Request<B>,
+) -> Option<BodyKind> {
+    let may = may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body());
+    if p.inspector.rules.enabled && may {
+        body_kind(req.headers())
+    } else {
+        None
+    }
+}
+
+/// What the address stage makes of a request.
+enum Address {
+    /// A denied network on a level that needs an identity (enforce mode).
+    Deny(crate::decision::Decision),
+    /// The per-address quota, to be awaited by the throttling stage.
+    Throttle(future::QuotaFuture),
+}
+
+/// The decisions that need nothing but the client's address; `None` when
+/// there is nothing to decide here.
+fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Option<Address> {
+    let p = &*policy.inner;
+    let per_client = p.risk.rate.per_client[level.index()];
+    let denies = !p.risk.denied_networks.is_empty()
+        && p.mode == crate::policy::Mode::Enforce
+        && p.requirements[level.index()].needs_identity();
+    if per_client.is_none() && !denies {
+        return None;
+    }
+    let peer = crate::risk::peer_of(req.extensions());
+    let ip = crate::risk::client_ip(peer, req.headers(), &p.risk.trusted_proxies);
+    if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
+        return Some(Address::Deny(evaluate::reject(p, RejectionKind::Risk)));
+    }
+    let (per_client, ip) = (per_client?, ip?);
+    let owned = policy.clone();
+    Some(Address::Throttle(Box::pin(async move {
+        let p = &*owned.inner;
+        let now = p.clock.now();
+        let key = crate::store::RateKey::Client(level, ip);
+        evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
+    })))
+}
+
+/// What the evaluation reads of a request: credentials, the app's own
+/// identity answer, and the risk facts.
+fn evaluation_input<B>(
+    p: &crate::policy::PolicyInner,
+    req: Request<B>,
+    level: Sensitivity,
+    client_quota_checked: bool,
+) -> (Request<B>, Input) {
+    let public = !p.requirements[level.index()].needs_identity();
+    let bearer = bearer_token(req.headers()).map(str::to_owned);
     let user_agent = req
         .headers()
         .get(http::header::USER_AGENT)
         .map(|v| v.as_bytes().to_vec());
-    let mut risk = p.risk_input(req.headers(), req.extensions(), !public);
-    risk.injection = suspect;
-    let set_cookie = match (&p.device_cookie, &risk.cookie_device) {
-        // Devices matter where subjects are assessed; public routes get no cookie.
-        (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
-            .ok()
-            .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
-        _ => None,
-    };
-    let client_ip = risk.ip;
+    let risk = p.risk_input(req.headers(), req.extensions(), !public);
     let (parts, body) = req.into_parts();
     let custom = p.identity.as_ref().map(|x| x.identify(&parts));
-    let req = Request::from_parts(parts, body);
     let input = Input {
         level,
         bearer,
@@ -288,34 +377,22 @@ where
         risk,
         client_quota_checked,
     };
-    // The ready service goes into the future; a fresh clone stays here.
-    let clone = service.clone();
-    let inner = std::mem::replace(service, clone);
-    let meta = Meta {
-        policy: policy.clone(),
-        level,
-        template,
-        client_ip,
-        set_cookie,
-        pre,
-    };
-    if let Some(kind) = inspect_body {
-        let rules = &p.inspector.rules;
-        let read = future::read_body(req, rules.max_body_bytes, rules.over_limit);
-        return ResponseFuture::reading_body(
-            read,
-            inner,
-            AfterBody {
-                meta,
-                input,
-                kind,
-                budget_left: head.left,
-                budget_spent: head.over_budget,
-            },
-        );
+    (Request::from_parts(parts, body), input)
+}
+
+/// A new device cookie for a request without one, where subjects are
+/// assessed (public routes get none).
+fn device_cookie_to_set(
+    p: &crate::policy::PolicyInner,
+    input: &Input,
+    public: bool,
+) -> Option<http::HeaderValue> {
+    match (&p.device_cookie, &input.risk.cookie_device) {
+        (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
+            .ok()
+            .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
+        _ => None,
     }
-    let eval = Box::pin(evaluate::evaluate(policy.clone(), input));
-    ResponseFuture::deciding(eval, inner, req, meta)
 }
 
 /// A route-site annotation: requires at least `level` on the routes it wraps.
