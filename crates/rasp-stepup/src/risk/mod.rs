@@ -541,11 +541,6 @@ pub(crate) fn score(
     input: &RiskInput,
     now: Timestamp,
 ) -> (Assessment, Pending) {
-    let (by_subject, by_client, not_found) = (
-        bursts.failures_of_subject,
-        bursts.failures_of_client,
-        bursts.not_found_of_client,
-    );
     let mut a = Assessment::default();
     if input.injection > 0.0 {
         a.push(codes::INJECTION_SUSPECT, input.injection, rules);
@@ -571,61 +566,100 @@ pub(crate) fn score(
                 }
             }
             if let Some(loc) = &location {
-                let anon = loc.anonymous.confidence();
-                if anon > 0.0 {
-                    a.push(codes::ANONYMOUS_IP, anon, rules);
-                }
-                if !learning {
-                    if let Some(c) = loc.country.as_deref().and_then(country_code)
-                        && !hist.countries.is_empty()
-                        && !hist.countries.contains(&c)
-                    {
-                        a.push(codes::NEW_COUNTRY, 1.0, rules);
-                    }
-                    if let Some(asn) = loc.asn
-                        && !hist.asns.is_empty()
-                        && !hist.asns.contains(&asn)
-                    {
-                        a.push(codes::NEW_ASN, 1.0, rules);
-                    }
-                    if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
-                        let d =
-                            distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
-                        let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64)
-                            / 3_600_000.0;
-                        if d > 0.0 && d / hours > rules.max_speed_kmh {
-                            a.push(codes::IMPOSSIBLE_TRAVEL, 1.0, rules);
-                        }
-                    }
-                }
+                location_signals(rules, &hist, loc, learning, now, &mut a);
             }
-            // Networks seen for this subject, for multi-IP bursts.
-            let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
-            let (threshold, window) = rules.multi_ip;
-            let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
-            hist.networks
-                .retain(|(_, at)| secs.saturating_sub(*at) < window);
-            let key = network_key(ip);
-            hist.networks.retain(|(k, _)| *k != key);
-            hist.networks.remember((key, secs));
-            if hist.networks.len() as u32 >= threshold {
-                a.push(codes::MULTI_IP_BURST, 1.0, rules);
-            }
+            network_signals(rules, &mut hist, ip, now, &mut a);
         }
     }
-
-    // Device.
     let dkey = device_key(input.cookie_device.as_deref(), input.fingerprint);
     if !learning && !hist.devices.contains(&dkey) && !hist.devices.contains(&input.fingerprint) {
         a.push(codes::NEW_DEVICE, 1.0, rules);
     }
+    behaviour_signals(rules, &mut hist, bursts, learning, now, &mut a);
+    a.finish();
+    let pending = Pending {
+        history: hist,
+        location,
+        devices: [dkey, input.fingerprint],
+    };
+    (a, pending)
+}
 
-    // Behaviour: bursts the app answered, and the subject's own rate.
+/// Where the request comes from against where the subject was confirmed:
+/// anonymity, a new country or network operator, impossible travel.
+fn location_signals(
+    rules: &RiskRules,
+    hist: &SubjectHistory,
+    loc: &Location,
+    learning: bool,
+    now: Timestamp,
+    a: &mut Assessment,
+) {
+    let anon = loc.anonymous.confidence();
+    if anon > 0.0 {
+        a.push(codes::ANONYMOUS_IP, anon, rules);
+    }
+    if learning {
+        return;
+    }
+    if let Some(c) = loc.country.as_deref().and_then(country_code)
+        && !hist.countries.is_empty()
+        && !hist.countries.contains(&c)
+    {
+        a.push(codes::NEW_COUNTRY, 1.0, rules);
+    }
+    if let Some(asn) = loc.asn
+        && !hist.asns.is_empty()
+        && !hist.asns.contains(&asn)
+    {
+        a.push(codes::NEW_ASN, 1.0, rules);
+    }
+    if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
+        let d = distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
+        let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64) / 3_600_000.0;
+        if d > 0.0 && d / hours > rules.max_speed_kmh {
+            a.push(codes::IMPOSSIBLE_TRAVEL, 1.0, rules);
+        }
+    }
+}
+
+/// The networks seen for this subject in the window, this one included:
+/// many at once is a burst.
+fn network_signals(
+    rules: &RiskRules,
+    hist: &mut SubjectHistory,
+    ip: IpAddr,
+    now: Timestamp,
+    a: &mut Assessment,
+) {
+    let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
+    let (threshold, window) = rules.multi_ip;
+    let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
+    hist.networks
+        .retain(|(_, at)| secs.saturating_sub(*at) < window);
+    let key = network_key(ip);
+    hist.networks.retain(|(k, _)| *k != key);
+    hist.networks.remember((key, secs));
+    if hist.networks.len() as u32 >= threshold {
+        a.push(codes::MULTI_IP_BURST, 1.0, rules);
+    }
+}
+
+/// Bursts the app answered, and the subject's own request rate against
+/// its moving baseline (updated here).
+fn behaviour_signals(
+    rules: &RiskRules,
+    hist: &mut SubjectHistory,
+    bursts: Bursts,
+    learning: bool,
+    now: Timestamp,
+    a: &mut Assessment,
+) {
     let (limit, _) = rules.auth_failures;
-    if by_subject.max(by_client) >= limit {
+    if bursts.failures_of_subject.max(bursts.failures_of_client) >= limit {
         a.push(codes::AUTH_FAILURE_BURST, 1.0, rules);
     }
-    if not_found >= rules.not_found.0 {
+    if bursts.not_found_of_client >= rules.not_found.0 {
         a.push(codes::NOT_FOUND_BURST, 1.0, rules);
     }
     let minute = now.as_secs() / 60;
@@ -641,24 +675,10 @@ pub(crate) fn score(
         hist.minute_count = 0;
     }
     hist.minute_count = hist.minute_count.saturating_add(1);
-    if !learning
-        && hist.minute_count as f32
-            > rules.baseline_factor
-                * hist
-                    .baseline
-                    .max(rules.baseline_floor / rules.baseline_factor)
-    {
+    let floor = rules.baseline_floor / rules.baseline_factor;
+    if !learning && hist.minute_count as f32 > rules.baseline_factor * hist.baseline.max(floor) {
         a.push(codes::RATE_ABOVE_BASELINE, 1.0, rules);
     }
-    a.finish();
-    (
-        a,
-        Pending {
-            history: hist,
-            location,
-            devices: [dkey, input.fingerprint],
-        },
-    )
 }
 
 /// The history to save after a request: its counters always, and its
