@@ -593,64 +593,8 @@ impl PolicyBuilder {
             });
         }
         let routes = RouteTable::new(keys)?;
-        for (level, req) in Sensitivity::ALL.iter().zip(&self.requirements) {
-            if *level >= Sensitivity::High && !req.authenticated {
-                return Err(ConfigError::Invalid {
-                    setting: "levels",
-                    reason: format!("level {level} must require authentication"),
-                });
-            }
-            if req.max_age.is_some_and(|d| d.is_zero()) {
-                return Err(ConfigError::Invalid {
-                    setting: "levels.max_age",
-                    reason: format!("level {level}: max_age must be positive"),
-                });
-            }
-            if !req.acr_values.is_empty() && req.max_age.is_none() {
-                return Err(ConfigError::Invalid {
-                    setting: "levels.max_age",
-                    reason: format!("level {level}: acr_values need a max_age"),
-                });
-            }
-        }
-        let s = &self.step_up;
-        if s.challenge_ttl.is_zero() || s.challenge_ttl > Duration::from_secs(3600) {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.challenge_ttl",
-                reason: "must be between 1 s and 1 h".into(),
-            });
-        }
-        if !(1..=20).contains(&s.max_attempts) {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.max_attempts",
-                reason: "must be between 1 and 20".into(),
-            });
-        }
-        let l = &s.subject_limits;
-        if l.hard_cap == 0 || l.hard_cap > 100 {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.hard_cap",
-                reason: "must be between 1 and 100 (NIST SP 800-63B)".into(),
-            });
-        }
-        if l.max_failures == 0 || l.window.is_zero() {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.max_failures",
-                reason: "max_failures and window must be positive".into(),
-            });
-        }
-        if s.totp_skew > 2 {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.totp_skew",
-                reason: "at most 2 steps".into(),
-            });
-        }
-        if !s.verify_uri.starts_with('/') {
-            return Err(ConfigError::Invalid {
-                setting: "step_up.verify_uri",
-                reason: "must be an absolute path".into(),
-            });
-        }
+        validate_requirements(&self.requirements)?;
+        validate_step_up(&self.step_up)?;
         let tokens = self
             .tokens
             .ok_or(ConfigError::Missing("tokens"))?
@@ -662,29 +606,7 @@ impl PolicyBuilder {
         })?;
         let device_cookie = match &self.risk.device_cookie {
             None => None,
-            Some((name, key)) => {
-                if name.is_empty()
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    return Err(ConfigError::Invalid {
-                        setting: "risk.device_cookie",
-                        reason: format!("invalid cookie name {name:?}"),
-                    });
-                }
-                let key = match key {
-                    Some(k) => *k,
-                    None => {
-                        let mut k = [0u8; 32];
-                        self.random
-                            .fill(&mut k)
-                            .map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
-                        k
-                    }
-                };
-                Some(DeviceCookie::new(name.clone(), key))
-            }
+            Some((name, key)) => Some(device_cookie(name, *key, &*self.random)?),
         };
         Ok(Policy {
             inner: Arc::new(PolicyInner {
@@ -706,6 +628,99 @@ impl PolicyBuilder {
             }),
         })
     }
+}
+
+/// High and critical levels authenticate; a `max_age` is positive and
+/// required with `acr_values`.
+fn validate_requirements(requirements: &[Requirement; 4]) -> Result<(), ConfigError> {
+    for (level, req) in Sensitivity::ALL.iter().zip(requirements) {
+        if *level >= Sensitivity::High && !req.authenticated {
+            return Err(ConfigError::Invalid {
+                setting: "levels",
+                reason: format!("level {level} must require authentication"),
+            });
+        }
+        if req.max_age.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::Invalid {
+                setting: "levels.max_age",
+                reason: format!("level {level}: max_age must be positive"),
+            });
+        }
+        if !req.acr_values.is_empty() && req.max_age.is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "levels.max_age",
+                reason: format!("level {level}: acr_values need a max_age"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The challenge flow's settings within their documented bounds.
+fn validate_step_up(s: &StepUpSettings) -> Result<(), ConfigError> {
+    let invalid = |setting: &'static str, reason: &str| ConfigError::Invalid {
+        setting,
+        reason: reason.into(),
+    };
+    if s.challenge_ttl.is_zero() || s.challenge_ttl > Duration::from_secs(3600) {
+        return Err(invalid(
+            "step_up.challenge_ttl",
+            "must be between 1 s and 1 h",
+        ));
+    }
+    if !(1..=20).contains(&s.max_attempts) {
+        return Err(invalid("step_up.max_attempts", "must be between 1 and 20"));
+    }
+    let l = &s.subject_limits;
+    if l.hard_cap == 0 || l.hard_cap > 100 {
+        return Err(invalid(
+            "step_up.hard_cap",
+            "must be between 1 and 100 (NIST SP 800-63B)",
+        ));
+    }
+    if l.max_failures == 0 || l.window.is_zero() {
+        return Err(invalid(
+            "step_up.max_failures",
+            "max_failures and window must be positive",
+        ));
+    }
+    if s.totp_skew > 2 {
+        return Err(invalid("step_up.totp_skew", "at most 2 steps"));
+    }
+    if !s.verify_uri.starts_with('/') {
+        return Err(invalid("step_up.verify_uri", "must be an absolute path"));
+    }
+    Ok(())
+}
+
+/// The device cookie: a valid cookie name, and its key (random when none
+/// was given).
+fn device_cookie(
+    name: &str,
+    key: Option<[u8; 32]>,
+    random: &dyn Random,
+) -> Result<DeviceCookie, ConfigError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(ConfigError::Invalid {
+            setting: "risk.device_cookie",
+            reason: format!("invalid cookie name {name:?}"),
+        });
+    }
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let mut k = [0u8; 32];
+            random
+                .fill(&mut k)
+                .map_err(|e| ConfigError::InvalidKey(e.to_string()))?;
+            k
+        }
+    };
+    Ok(DeviceCookie::new(name.to_owned(), key))
 }
 
 #[cfg(test)]
