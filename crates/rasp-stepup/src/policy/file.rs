@@ -104,62 +104,84 @@ impl PolicyFile {
             b.routes.push((r.method, r.path, r.sensitivity));
         }
         for (level, sec) in self.levels {
-            let cur: &mut Requirement = &mut b.requirements[level.index()];
-            if let Some(a) = sec.authenticated {
-                cur.authenticated = a;
-            }
-            if let Some(v) = sec.acr_values {
-                cur.acr_values = v;
-            }
-            if let Some(s) = sec.max_age {
-                cur.max_age = Some(secs(s));
-            }
-            if let Some(s) = sec.risk_step_up {
-                cur.risk_step_up = s;
-            }
-            if let Some(s) = sec.risk_reject {
-                cur.risk_reject = s;
-            }
+            sec.apply(&mut b.requirements[level.index()]);
         }
         for (level, mode) in self.fail_mode {
             b.fail_modes[level.index()] = mode;
         }
-        let s = self.step_up;
-        let st = &mut b.step_up;
-        if let Some(v) = s.challenge_ttl {
+        self.step_up.apply(&mut b.step_up);
+        self.inspection.apply(&mut b.inspection)?;
+        b.inspection.exclusions.extend(self.exclusions);
+        let t = self.tokens;
+        let f = &mut b.file_tokens;
+        f.issuer = t.issuer.or(f.issuer.take());
+        f.audience = t.audience.or(f.audience.take());
+        f.leeway = t.leeway.or(f.leeway);
+        f.elevated_ttl = t.elevated_ttl.or(f.elevated_ttl);
+        f.base_token_types = t.base_token_types.or(f.base_token_types.take());
+        Ok(b)
+    }
+}
+
+impl LevelSection {
+    fn apply(self, cur: &mut Requirement) {
+        if let Some(a) = self.authenticated {
+            cur.authenticated = a;
+        }
+        if let Some(v) = self.acr_values {
+            cur.acr_values = v;
+        }
+        if let Some(s) = self.max_age {
+            cur.max_age = Some(secs(s));
+        }
+        if let Some(s) = self.risk_step_up {
+            cur.risk_step_up = s;
+        }
+        if let Some(s) = self.risk_reject {
+            cur.risk_reject = s;
+        }
+    }
+}
+
+impl StepUpSection {
+    fn apply(self, st: &mut super::StepUpSettings) {
+        if let Some(v) = self.challenge_ttl {
             st.challenge_ttl = secs(v);
         }
-        if let Some(v) = s.max_attempts {
+        if let Some(v) = self.max_attempts {
             st.max_attempts = v;
         }
-        if let Some(v) = s.verify_uri {
+        if let Some(v) = self.verify_uri {
             st.verify_uri = v;
         }
-        if let Some(v) = s.totp_skew {
+        if let Some(v) = self.totp_skew {
             st.totp_skew = v;
         }
         let l = &mut st.subject_limits;
-        if let Some(v) = s.subject_window {
+        if let Some(v) = self.subject_window {
             l.window = secs(v);
         }
-        if let Some(v) = s.subject_max_failures {
+        if let Some(v) = self.subject_max_failures {
             l.max_failures = v;
         }
-        if let Some(v) = s.subject_base_backoff {
+        if let Some(v) = self.subject_base_backoff {
             l.base_backoff = secs(v);
         }
-        if let Some(v) = s.subject_max_backoff {
+        if let Some(v) = self.subject_max_backoff {
             l.max_backoff = secs(v);
         }
-        if let Some(v) = s.subject_hard_cap {
+        if let Some(v) = self.subject_hard_cap {
             l.hard_cap = v;
         }
-        let i = self.inspection;
-        let ins = &mut b.inspection;
-        if let Some(v) = i.enabled {
+    }
+}
+
+impl InspectionSection {
+    fn apply(self, ins: &mut crate::inspect::InspectionRules) -> Result<(), ConfigError> {
+        if let Some(v) = self.enabled {
             ins.enabled = v;
         }
-        if let Some(v) = i.level {
+        if let Some(v) = self.level {
             if !(1..=4).contains(&v) {
                 return Err(ConfigError::Invalid {
                     setting: "inspection.level",
@@ -168,7 +190,7 @@ impl PolicyFile {
             }
             ins.level = v;
         }
-        for h in i.headers {
+        for h in self.headers {
             let name =
                 http::HeaderName::from_bytes(h.as_bytes()).map_err(|_| ConfigError::Invalid {
                     setting: "inspection.headers",
@@ -178,31 +200,23 @@ impl PolicyFile {
                 ins.headers.push(name);
             }
         }
-        if let Some(v) = i.custom_headers {
+        if let Some(v) = self.custom_headers {
             ins.custom_headers = v;
         }
-        if let Some(v) = i.cookies {
+        if let Some(v) = self.cookies {
             ins.cookies = v;
         }
-        if let Some(v) = i.max_body_bytes {
+        if let Some(v) = self.max_body_bytes {
             ins.max_body_bytes = v;
         }
-        if let Some(v) = i.over_limit {
+        if let Some(v) = self.over_limit {
             ins.over_limit = v;
         }
-        for (level, e) in i.budget {
+        for (level, e) in self.budget {
             let b = &mut ins.budgets[level.index()];
             b.units = e.units.unwrap_or(b.units);
             b.over = e.over.unwrap_or(b.over);
         }
-        ins.exclusions.extend(self.exclusions);
-        let t = self.tokens;
-        let f = &mut b.file_tokens;
-        f.issuer = t.issuer.or(f.issuer.take());
-        f.audience = t.audience.or(f.audience.take());
-        f.leeway = t.leeway.or(f.leeway);
-        f.elevated_ttl = t.elevated_ttl.or(f.elevated_ttl);
-        f.base_token_types = t.base_token_types.or(f.base_token_types.take());
-        Ok(b)
+        Ok(())
     }
 }
