@@ -236,49 +236,16 @@ impl StepUpState {
                 .await?
                 .map_err(VerifyError::InvalidToken)?
                 .ok_or(VerifyError::InvalidToken(TokenError::Malformed))?;
-
-        if body.len() > MAX_VERIFY_BODY {
-            return Err(VerifyError::InvalidRequest("the request body is too large"));
-        }
-        let req: VerifyBody = serde_json::from_slice(body).map_err(|_| {
-            VerifyError::InvalidRequest("expected JSON {\"challenge_id\", \"method\", \"code\"}")
-        })?;
+        let req = parse_body(body)?;
         let factor = self
             .factor(&req.method)
             .ok_or(VerifyError::InvalidRequest("unsupported method"))?
             .clone();
-
-        let subject = identity.subject();
-        if let SubjectGate::Locked { retry_after, .. } = p
-            .stores
-            .attempts
-            .begin(subject, &p.step_up.subject_limits, now)
-            .await?
-        {
-            return Err(VerifyError::Locked { retry_after });
-        }
-
-        let max = p.step_up.max_attempts;
-        let record = match p
-            .stores
-            .challenges
-            .attempt(&req.challenge_id, subject, identity.session(), max, now)
-            .await?
-        {
-            ChallengeAttempt::Missing => return Err(VerifyError::InvalidChallenge),
-            ChallengeAttempt::Burned => return Err(VerifyError::ChallengeBurned),
-            ChallengeAttempt::Counted(r) => r,
-        };
         let device = device_fingerprint(user_agent);
-        let same_device: bool =
-            subtle::ConstantTimeEq::ct_eq(record.device.as_bytes(), device.as_bytes()).into();
-        if !same_device {
-            return Err(VerifyError::InvalidChallenge);
-        }
-
+        let record = counted_challenge(p, &identity, &req.challenge_id, &device, now).await?;
         let ctx = FactorContext {
             policy: &self.policy,
-            subject,
+            subject: identity.subject(),
             now,
             skew: p.step_up.totp_skew,
         };
@@ -286,47 +253,105 @@ impl StepUpState {
             FactorOutcome::Accepted => {}
             FactorOutcome::Rejected | FactorOutcome::Replayed => {
                 return Err(VerifyError::InvalidCode {
-                    attempts_remaining: max.saturating_sub(record.attempts),
+                    attempts_remaining: p.step_up.max_attempts.saturating_sub(record.attempts),
                 });
             }
         }
         if !p.stores.challenges.consume(&record.id, now).await? {
             return Err(VerifyError::InvalidChallenge);
         }
-        p.stores.attempts.succeed(subject, now).await?;
-
-        let acr = record
-            .acr_values
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "mfa".into());
-        let amr: Vec<String> = factor.amr().iter().map(|s| (*s).to_owned()).collect();
-        let jti = random_id(&*p.random)
-            .map_err(|e| VerifyError::from(StoreError::Unavailable(e.to_string())))?;
-        let grant = ElevationGrant {
-            subject,
-            session: identity.session(),
-            acr: &acr,
-            amr: &amr,
-            device: &device,
-            max_age: Duration::from_secs(record.max_age.max(1)),
-            jti: &jti,
-        };
-        let minted = p
-            .tokens
-            .mint_elevated(&grant, now)
-            .map_err(|_| VerifyError::Unavailable)?;
+        p.stores.attempts.succeed(identity.subject(), now).await?;
+        let elevation = mint(p, &identity, &record, factor.amr(), &device, now)?;
         // The context the factor was proven from is now the subject's own.
         let input = p.risk_input(&parts.headers, &parts.extensions, true);
         crate::evaluate::confirm_step_up(&p.risk, &p.stores, identity.subject(), &input, now)
             .await?;
-        Ok(Elevation {
-            access_token: minted.token,
-            expires_in: minted.expires_in,
-            acr,
-            amr,
-        })
+        Ok(elevation)
     }
+}
+
+/// The verify request's JSON body, within its size limit.
+fn parse_body(body: &[u8]) -> Result<VerifyBody, VerifyError> {
+    if body.len() > MAX_VERIFY_BODY {
+        return Err(VerifyError::InvalidRequest("the request body is too large"));
+    }
+    serde_json::from_slice(body).map_err(|_| {
+        VerifyError::InvalidRequest("expected JSON {\"challenge_id\", \"method\", \"code\"}")
+    })
+}
+
+/// Lets the subject try (unless it is backing off), counts the attempt on
+/// the caller's own challenge, and checks that it comes from the device
+/// the challenge was issued to.
+async fn counted_challenge(
+    p: &crate::policy::PolicyInner,
+    identity: &Identity,
+    challenge_id: &str,
+    device: &str,
+    now: crate::clock::Timestamp,
+) -> Result<crate::store::ChallengeRecord, VerifyError> {
+    let subject = identity.subject();
+    let limits = &p.step_up.subject_limits;
+    if let SubjectGate::Locked { retry_after, .. } =
+        p.stores.attempts.begin(subject, limits, now).await?
+    {
+        return Err(VerifyError::Locked { retry_after });
+    }
+    let max = p.step_up.max_attempts;
+    let record = match p
+        .stores
+        .challenges
+        .attempt(challenge_id, subject, identity.session(), max, now)
+        .await?
+    {
+        ChallengeAttempt::Missing => return Err(VerifyError::InvalidChallenge),
+        ChallengeAttempt::Burned => return Err(VerifyError::ChallengeBurned),
+        ChallengeAttempt::Counted(r) => r,
+    };
+    let same_device: bool =
+        subtle::ConstantTimeEq::ct_eq(record.device.as_bytes(), device.as_bytes()).into();
+    if !same_device {
+        return Err(VerifyError::InvalidChallenge);
+    }
+    Ok(record)
+}
+
+/// The elevated token for a verified challenge.
+fn mint(
+    p: &crate::policy::PolicyInner,
+    identity: &Identity,
+    record: &crate::store::ChallengeRecord,
+    amr: &[&str],
+    device: &str,
+    now: crate::clock::Timestamp,
+) -> Result<Elevation, VerifyError> {
+    let acr = record
+        .acr_values
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "mfa".into());
+    let amr: Vec<String> = amr.iter().map(|s| (*s).to_owned()).collect();
+    let jti = random_id(&*p.random)
+        .map_err(|e| VerifyError::from(StoreError::Unavailable(e.to_string())))?;
+    let grant = ElevationGrant {
+        subject: identity.subject(),
+        session: identity.session(),
+        acr: &acr,
+        amr: &amr,
+        device,
+        max_age: Duration::from_secs(record.max_age.max(1)),
+        jti: &jti,
+    };
+    let minted = p
+        .tokens
+        .mint_elevated(&grant, now)
+        .map_err(|_| VerifyError::Unavailable)?;
+    Ok(Elevation {
+        access_token: minted.token,
+        expires_in: minted.expires_in,
+        acr,
+        amr,
+    })
 }
 
 #[cfg(feature = "axum")]
