@@ -121,78 +121,73 @@ fn multipart(
     body: &[u8],
     out: &mut RequestFindings,
 ) {
+    for part in multipart_parts(body, boundary) {
+        multipart_part(insp, route, part, out);
+    }
+}
+
+/// The parts between the boundary delimiters (at most 257); linear time
+/// whatever the boundary and the body (`memmem`).
+fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Vec<&'a [u8]> {
     let delim = format!("--{boundary}");
-    let delim = delim.as_bytes();
+    let finder = memchr::memmem::Finder::new(delim.as_bytes());
     let mut parts = Vec::new();
     let mut rest = body;
-    while let Some(pos) = rest.windows(delim.len()).position(|w| w == delim) {
+    while let Some(pos) = finder.find(rest) {
         let after = &rest[pos + delim.len()..];
-        let next = after
-            .windows(delim.len())
-            .position(|w| w == delim)
-            .unwrap_or(after.len());
+        let next = finder.find(after).unwrap_or(after.len());
         parts.push(&after[..next]);
         rest = &after[next..];
         if parts.len() > 256 {
             break;
         }
     }
-    for part in parts {
-        let Some(split) = part.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&part[..split]).to_ascii_lowercase();
-        let content = part[split + 4..]
-            .strip_suffix(b"\r\n")
-            .unwrap_or(&part[split + 4..]);
-        let raw_head = String::from_utf8_lossy(&part[..split]).into_owned();
-        let param = |name: &str| {
-            let key = format!("{name}=");
-            let idx = head.find(&key)?;
-            let v = &raw_head[idx + key.len()..];
-            let v = v.strip_prefix('"').map_or_else(
-                || v.split([';', '\r']).next().unwrap_or(v),
-                |s| s.split('"').next().unwrap_or(s),
+    parts
+}
+
+/// One part: a file's name and the head of its content, or a field's name
+/// and value.
+fn multipart_part(insp: &Inspector, route: Option<&str>, part: &[u8], out: &mut RequestFindings) {
+    let Some(split) = memchr::memmem::find(part, b"\r\n\r\n") else {
+        return;
+    };
+    let head = String::from_utf8_lossy(&part[..split]).to_ascii_lowercase();
+    let content = part[split + 4..]
+        .strip_suffix(b"\r\n")
+        .unwrap_or(&part[split + 4..]);
+    let raw_head = String::from_utf8_lossy(&part[..split]).into_owned();
+    let param = |name: &str| {
+        let key = format!("{name}=");
+        let idx = head.find(&key)?;
+        let v = &raw_head[idx + key.len()..];
+        let v = v.strip_prefix('"').map_or_else(
+            || v.split([';', '\r']).next().unwrap_or(v),
+            |s| s.split('"').next().unwrap_or(s),
+        );
+        Some(v.to_owned())
+    };
+    let name = param("name").unwrap_or_default();
+    let key = format!("body.{name}");
+    match param("filename") {
+        Some(filename) => {
+            let file_key = format!("body.{name}.filename");
+            let source = SourceKind::MultipartFilename;
+            insp.value(
+                route,
+                Key::Static(&file_key),
+                filename.as_bytes(),
+                source,
+                out,
             );
-            Some(v.to_owned())
-        };
-        let name = param("name").unwrap_or_default();
-        match param("filename") {
-            Some(filename) => {
-                let key = format!("body.{name}.filename");
-                insp.value(
-                    route,
-                    Key::Static(&key),
-                    filename.as_bytes(),
-                    SourceKind::MultipartFilename,
-                    out,
-                );
-                let headn = content.len().min(1024);
-                insp.value(
-                    route,
-                    Key::Static(&format!("body.{name}")),
-                    &content[..headn],
-                    SourceKind::MultipartField,
-                    out,
-                );
-            }
-            None => {
-                let key = format!("body.{name}");
-                insp.value(
-                    route,
-                    Key::Static(&key),
-                    name.as_bytes(),
-                    SourceKind::FormName,
-                    out,
-                );
-                insp.value(
-                    route,
-                    Key::Static(&key),
-                    content,
-                    SourceKind::MultipartField,
-                    out,
-                );
-            }
+            let headn = content.len().min(1024);
+            let source = SourceKind::MultipartField;
+            insp.value(route, Key::Static(&key), &content[..headn], source, out);
+        }
+        None => {
+            let source = SourceKind::FormName;
+            insp.value(route, Key::Static(&key), name.as_bytes(), source, out);
+            let source = SourceKind::MultipartField;
+            insp.value(route, Key::Static(&key), content, source, out);
         }
     }
 }
