@@ -220,7 +220,7 @@ pub(crate) async fn check_quota(
 }
 
 /// The outer layer's evaluation: quotas, identity, risk, requirement.
-pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
+pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     let p = &*policy.inner;
     let now = p.clock.now();
     let level = input.level;
@@ -237,7 +237,7 @@ pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
         p,
         input.bearer.as_deref(),
         input.user_agent.as_deref(),
-        input.custom,
+        input.custom.take(),
         now,
     )
     .await;
@@ -262,48 +262,46 @@ pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
         .await;
         return Evaluation::plain(decision, identity);
     };
+    let user_agent = input.user_agent.as_deref();
+    let (decision, assessment) =
+        judge_subject(&policy, level, &input.risk, user_agent, id, now).await;
+    Evaluation {
+        decision,
+        identity,
+        assessment,
+    }
+}
+
+/// An authenticated subject on a level that needs one: its quota, the deny
+/// list, the risk of the request (history read and saved around it), then
+/// the requirement.
+async fn judge_subject(
+    policy: &Policy,
+    level: Sensitivity,
+    risk: &RiskInput,
+    user_agent: Option<&[u8]>,
+    id: &Identity,
+    now: Timestamp,
+) -> (Decision, Option<Assessment>) {
+    let p = &*policy.inner;
     let quota = p.risk.rate.per_subject[level.index()];
-    if let Some(d) = check_quota(
-        p,
-        level,
-        "subject",
-        RateKey::Subject(level, id.subject().into()),
-        quota,
-        now,
-    )
-    .await
-    {
-        return Evaluation::plain(d, identity);
+    let key = RateKey::Subject(level, id.subject().into());
+    if let Some(d) = check_quota(p, level, "subject", key, quota, now).await {
+        return (d, None);
     }
-    if in_any(&p.risk.denied_networks, input.risk.ip) {
-        return Evaluation::plain(
-            Decision::Reject(Rejection::new(RejectionKind::Risk, incident(p))),
-            identity,
-        );
+    if in_any(&p.risk.denied_networks, risk.ip) {
+        return (reject(p, RejectionKind::Risk), None);
     }
-    let (assessment, pending) =
-        match assess(&p.risk, &p.stores, id.subject(), &input.risk, now).await {
-            Ok(r) => r,
-            Err(e) => return Evaluation::plain(store_failed(p, level, &e), identity),
-        };
-    let decision = decide_with_risk(
-        &policy,
-        id,
-        level,
-        &assessment,
-        input.user_agent.as_deref(),
-        now,
-    )
-    .await;
+    let (assessment, pending) = match assess(&p.risk, &p.stores, id.subject(), risk, now).await {
+        Ok(r) => r,
+        Err(e) => return (store_failed(p, level, &e), None),
+    };
+    let decision = decide_with_risk(policy, id, level, &assessment, user_agent, now).await;
     let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
     if let Err(e) = settle(&p.risk, &p.stores, id.subject(), pending, confirm, now).await {
         tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
     }
-    Evaluation {
-        decision,
-        identity,
-        assessment: Some(assessment),
-    }
+    (decision, Some(assessment))
 }
 
 /// Risk thresholds first, then the requirement.
