@@ -422,7 +422,7 @@ async fn challenge(
         max_age,
         expires_in: ttl.as_secs(),
         verify_uri: p.step_up.verify_uri.clone(),
-        methods: vec!["totp".to_owned()],
+        methods: p.factor_methods(),
     })
 }
 

@@ -213,6 +213,10 @@ pub(crate) struct PolicyInner {
     pub(crate) device_cookie: Option<DeviceCookie>,
     pub(crate) inspector: Inspector,
     pub(crate) throttle_log: ThrottleLog,
+    /// The factor methods the companion routes accept, as their
+    /// [`StepUpState`](crate::StepUpState)s register them: what challenges
+    /// advertise.
+    pub(crate) methods: std::sync::RwLock<Vec<&'static str>>,
 }
 
 /// At most one warning a second for throttled requests: a client that
@@ -335,6 +339,23 @@ impl Policy {
 }
 
 impl PolicyInner {
+    /// The factor methods a challenge advertises (none until a
+    /// `StepUpState` registers its factors).
+    pub(crate) fn factor_methods(&self) -> Vec<String> {
+        let methods = self.methods.read().unwrap_or_else(|e| e.into_inner());
+        methods.iter().map(|m| (*m).to_owned()).collect()
+    }
+
+    /// Records the methods of `factors` (kept: methods already known).
+    pub(crate) fn register_methods(&self, factors: impl IntoIterator<Item = &'static str>) {
+        let mut methods = self.methods.write().unwrap_or_else(|e| e.into_inner());
+        for m in factors {
+            if !methods.contains(&m) {
+                methods.push(m);
+            }
+        }
+    }
+
     /// The request facts the risk engine reads. Device facts are only
     /// computed for routes that assess a subject (`with_device`).
     pub(crate) fn risk_input(
@@ -625,6 +646,7 @@ impl PolicyBuilder {
                 device_cookie,
                 inspector: Inspector::new(self.inspection),
                 throttle_log: ThrottleLog::default(),
+                methods: std::sync::RwLock::default(),
             }),
         })
     }

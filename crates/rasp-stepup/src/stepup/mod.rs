@@ -12,6 +12,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use totp::{
     SecretError, SecretFuture, TOTP_DIGITS, TOTP_STEP, TotpFactor, TotpSecret, TotpSecrets,
@@ -22,11 +23,14 @@ use crate::clock::Timestamp;
 use crate::policy::Policy;
 use crate::store::StoreError;
 
-/// What a [`Factor`] needs to check a response.
+/// What a [`Factor`] needs to check a response: the subject, the time by
+/// the policy's clock, the accepted skew, and [`FactorContext::claim_once`]
+/// for replay protection shared by every replica. A factor outside this
+/// crate (WebAuthn, push approval) needs nothing else.
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct FactorContext<'a> {
-    /// The policy (stores, clock, settings).
+    /// The policy (settings).
     pub policy: &'a Policy,
     /// The subject being verified.
     pub subject: &'a str,
@@ -34,6 +38,28 @@ pub struct FactorContext<'a> {
     pub now: Timestamp,
     /// Accepted clock skew in steps (TOTP).
     pub skew: u8,
+    /// The method being verified (the factor's own [`Factor::method`]).
+    pub method: &'static str,
+}
+
+impl FactorContext<'_> {
+    /// Claims `token` for the subject until `ttl` has passed: `true` the
+    /// first time, `false` for a replay (by any replica sharing the
+    /// policy's stores). `token` names what must be used once: a TOTP
+    /// step, a signature counter, a hash of an approval's nonce. Each
+    /// method has its own tokens (TOTP's are the subject's steps).
+    ///
+    /// # Errors
+    ///
+    /// When the replay store fails (the verification then answers 503).
+    pub async fn claim_once(&self, token: u64, ttl: Duration) -> Result<bool, StoreError> {
+        let replay = &self.policy.inner.stores.replay;
+        if self.method == "totp" {
+            return replay.claim_step(self.subject, token, ttl, self.now).await;
+        }
+        let scoped = format!("{}\u{0}{}", self.method, self.subject);
+        replay.claim_step(&scoped, token, ttl, self.now).await
+    }
 }
 
 /// The verdict of a [`Factor`].
@@ -85,9 +111,11 @@ impl fmt::Debug for StepUpState {
 impl StepUpState {
     /// State for `policy` with the TOTP factor reading `totp_secrets`.
     pub fn new(policy: Policy, totp_secrets: impl TotpSecrets) -> Self {
+        let totp = TotpFactor::new(totp_secrets);
+        policy.inner.register_methods([totp.method()]);
         Self {
             policy,
-            factors: Arc::new(vec![Arc::new(TotpFactor::new(totp_secrets))]),
+            factors: Arc::new(vec![Arc::new(totp)]),
         }
     }
 
@@ -100,6 +128,7 @@ impl StepUpState {
             .filter(|f| f.method() != factor.method())
             .cloned()
             .collect();
+        self.policy.inner.register_methods([factor.method()]);
         factors.push(Arc::new(factor));
         Self {
             policy: self.policy,

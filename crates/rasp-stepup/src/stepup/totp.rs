@@ -254,13 +254,7 @@ impl Factor for TotpFactor {
             };
             // Remember the step until it can no longer be valid.
             let ttl = Duration::from_secs(TOTP_STEP * (2 * u64::from(ctx.skew) + 2));
-            let fresh = ctx
-                .policy
-                .inner
-                .stores
-                .replay
-                .claim_step(ctx.subject, step, ttl, ctx.now)
-                .await?;
+            let fresh = ctx.claim_once(step, ttl).await?;
             Ok(if fresh {
                 FactorOutcome::Accepted
             } else {

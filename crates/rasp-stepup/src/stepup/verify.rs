@@ -248,6 +248,7 @@ impl StepUpState {
             subject: identity.subject(),
             now,
             skew: p.step_up.totp_skew,
+            method: factor.method(),
         };
         match factor.verify(ctx, &req.code).await? {
             FactorOutcome::Accepted => {}

@@ -406,3 +406,90 @@ async fn garbage_credentials_and_bodies_never_panic_and_never_challenge() {
     }
     let _ = Body::empty();
 }
+
+/// A factor written outside the crate with its public API only: approval
+/// responses `ok-<n>`, each accepted once (as a push approval's nonce).
+struct Approval;
+
+impl rasp_stepup::Factor for Approval {
+    fn method(&self) -> &'static str {
+        "approve"
+    }
+
+    fn amr(&self) -> &'static [&'static str] {
+        &["user"]
+    }
+
+    fn verify<'a>(
+        &'a self,
+        ctx: rasp_stepup::stepup::FactorContext<'a>,
+        response: &'a str,
+    ) -> rasp_stepup::stepup::FactorFuture<'a> {
+        use rasp_stepup::stepup::FactorOutcome;
+        Box::pin(async move {
+            let Some(nonce) = response
+                .strip_prefix("ok-")
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                return Ok(FactorOutcome::Rejected);
+            };
+            Ok(if ctx.claim_once(nonce, Duration::from_secs(600)).await? {
+                FactorOutcome::Accepted
+            } else {
+                FactorOutcome::Replayed
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_factor_from_outside_the_crate_completes_a_challenge_once() {
+    let (policy, _clock) = policy();
+    let t = token(&policy, "s1");
+    let state = StepUpState::new(policy.clone(), HashMap::<String, TotpSecret>::new())
+        .with_factor(Approval);
+    let app = app(policy);
+    let challenge = || async {
+        let res = app
+            .clone()
+            .oneshot(req("POST", "/transfer", Some(&t)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        res.extensions().get::<Challenge>().unwrap().clone()
+    };
+    let verify = |id: String, response: &str| {
+        let (parts, _) = req("POST", "/step-up/verify", Some(&t)).into_parts();
+        let body = format!(r#"{{"challenge_id":"{id}","method":"approve","code":"{response}"}}"#);
+        let state = state.clone();
+        async move { state.verify(&parts, body.as_bytes()).await }
+    };
+    // challenges advertise the registered methods
+    let first = challenge().await;
+    assert_eq!(first.methods, ["totp", "approve"]);
+    let wrong = verify(first.id.clone(), "no").await.unwrap_err();
+    assert_eq!(
+        wrong,
+        rasp_stepup::VerifyError::InvalidCode {
+            attempts_remaining: 4
+        }
+    );
+    let elevated = verify(first.id, "ok-7").await.unwrap();
+    assert_eq!(elevated.amr, ["user"]);
+    let ok = app
+        .clone()
+        .oneshot(req("POST", "/transfer", Some(&elevated.access_token)))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    // the same approval cannot complete another challenge
+    let second = challenge().await;
+    let replayed = verify(second.id.clone(), "ok-7").await.unwrap_err();
+    assert_eq!(
+        replayed,
+        rasp_stepup::VerifyError::InvalidCode {
+            attempts_remaining: 4
+        }
+    );
+    assert!(verify(second.id, "ok-8").await.is_ok());
+}
