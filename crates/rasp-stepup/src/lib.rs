@@ -178,6 +178,14 @@ impl Policy {
     }
 }
 
+/// The verified identity of the request, for handlers behind
+/// [`RaspStepUp`].
+///
+/// Without one (an unauthenticated request that monitor mode let through,
+/// or a route whose level needs no identity), the handler answers what the
+/// layer would have: 401 `invalid_token`, never 500. Use `Option<Identity>`
+/// where an identity is optional. Without the layer in front of the route,
+/// both answer 500 (misassembled layers; logged).
 #[cfg(feature = "axum")]
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
     type Rejection = axum::response::Response;
@@ -186,12 +194,51 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Identity>().cloned().ok_or_else(|| {
-            tracing::error!(target: "rasp::decision", "Identity extractor used on a route without an authenticated RaspStepUp layer");
-            respond::respond(Decision::Reject(Rejection::new(
-                RejectionKind::Misconfigured,
-                "misconfigured".into(),
-            )))
-        })
+        match identity_of(parts)? {
+            Some(id) => Ok(id),
+            None => {
+                let ctx = parts.extensions.get::<evaluate::StepUpContext>();
+                let incident = ctx.map_or_else(
+                    || "unavailable".to_owned(),
+                    |c| evaluate::incident(&c.policy.inner),
+                );
+                Err(respond::respond(Decision::Reject(Rejection::new(
+                    RejectionKind::InvalidToken,
+                    incident,
+                ))))
+            }
+        }
     }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Identity {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        identity_of(parts)
+    }
+}
+
+/// The identity the layer verified, `None` when it verified none; `Err`
+/// (500) when no layer ran in front of the handler.
+#[cfg(feature = "axum")]
+fn identity_of(parts: &http::request::Parts) -> Result<Option<Identity>, axum::response::Response> {
+    if let Some(id) = parts.extensions.get::<Identity>() {
+        return Ok(Some(id.clone()));
+    }
+    if parts.extensions.get::<evaluate::StepUpContext>().is_some() {
+        return Ok(None);
+    }
+    tracing::error!(
+        target: "rasp::decision",
+        "Identity extractor used on a route without the RaspStepUp layer in front"
+    );
+    Err(respond::respond(Decision::Reject(Rejection::new(
+        RejectionKind::Misconfigured,
+        "misconfigured".into(),
+    ))))
 }

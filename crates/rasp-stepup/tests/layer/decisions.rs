@@ -493,3 +493,60 @@ async fn a_factor_from_outside_the_crate_completes_a_challenge_once() {
     );
     assert!(verify(second.id, "ok-8").await.is_ok());
 }
+
+/// Monitor mode lets an unauthenticated request through; a handler that
+/// needs an `Identity` then answers the 401 the layer would have (not a
+/// 500), and `Option<Identity>` sees none.
+#[tokio::test]
+async fn monitor_mode_never_turns_a_pass_into_a_500() {
+    let clock = rasp_stepup::MockClock::new(rasp_stepup::Timestamp::from_secs(START));
+    let policy = builder(&clock).mode(Mode::Monitor).build().unwrap();
+    let t = token(&policy, "s1");
+    let app: Router = Router::new()
+        .route(
+            "/account",
+            get(|id: Identity| async move { id.subject().to_owned() }),
+        )
+        .route(
+            "/search",
+            get(|id: Option<Identity>| async move {
+                id.map_or_else(|| "anonymous".to_owned(), |i| i.subject().to_owned())
+            }),
+        )
+        .layer(RaspStepUp::new(policy));
+    let res = app
+        .clone()
+        .oneshot(req("GET", "/account", None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer error=\"invalid_token\"")
+    );
+    let body = body_json(res).await;
+    assert_eq!(body["type"], "urn:rasp-stepup:problem:invalid-token");
+    let res = app
+        .clone()
+        .oneshot(req("GET", "/account", Some(&t)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .clone()
+        .oneshot(req("GET", "/search", None))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+    assert_eq!(&bytes[..], b"anonymous");
+    // without the layer in front, both forms fail closed
+    let bare: Router = Router::new().route(
+        "/search",
+        get(|id: Option<Identity>| async move { format!("{}", id.is_some()) }),
+    );
+    let res = bare.oneshot(req("GET", "/search", None)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
