@@ -194,7 +194,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        match identity_of(parts)? {
+        match identity_of(parts).ok_or_else(misassembled)? {
             Some(id) => Ok(id),
             None => {
                 let ctx = parts.extensions.get::<evaluate::StepUpContext>();
@@ -219,26 +219,32 @@ impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Identity {
         parts: &mut http::request::Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        identity_of(parts)
+        identity_of(parts).ok_or_else(misassembled)
     }
 }
 
-/// The identity the layer verified, `None` when it verified none; `Err`
-/// (500) when no layer ran in front of the handler.
+/// The identity the layer verified (`Some(None)` when it verified none);
+/// `None` when no layer ran in front of the handler.
 #[cfg(feature = "axum")]
-fn identity_of(parts: &http::request::Parts) -> Result<Option<Identity>, axum::response::Response> {
+fn identity_of(parts: &http::request::Parts) -> Option<Option<Identity>> {
     if let Some(id) = parts.extensions.get::<Identity>() {
-        return Ok(Some(id.clone()));
+        return Some(Some(id.clone()));
     }
-    if parts.extensions.get::<evaluate::StepUpContext>().is_some() {
-        return Ok(None);
-    }
+    parts
+        .extensions
+        .get::<evaluate::StepUpContext>()
+        .map(|_| None)
+}
+
+/// The 500 of an identity extractor without the layer in front (logged).
+#[cfg(feature = "axum")]
+fn misassembled() -> axum::response::Response {
     tracing::error!(
         target: "rasp::decision",
         "Identity extractor used on a route without the RaspStepUp layer in front"
     );
-    Err(respond::respond(Decision::Reject(Rejection::new(
+    respond::respond(Decision::Reject(Rejection::new(
         RejectionKind::Misconfigured,
         "misconfigured".into(),
-    ))))
+    )))
 }
