@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::clock::{Timestamp, random_id};
+use crate::decide::{Risk, Verdict, verdict};
 use crate::decision::{Challenge, Decision, Rejection, RejectionKind};
 use crate::identity::{IdentityFuture, device_fingerprint};
 use crate::level::Sensitivity;
@@ -164,25 +165,6 @@ pub(crate) async fn verify_bearer(
     Ok(Ok(identity))
 }
 
-/// Whether `identity` meets `req` at `now`.
-pub(crate) fn satisfies(identity: &Identity, req: &Requirement, now: Timestamp) -> bool {
-    if req.acr_values.is_empty() {
-        return true;
-    }
-    let d = identity.data();
-    let Some(acr) = d.acr.as_deref() else {
-        return false;
-    };
-    if !req.acr_values.iter().any(|a| a == acr) {
-        return false;
-    }
-    match (req.max_age, d.auth_time) {
-        (None, _) => true,
-        (Some(_), None) => false,
-        (Some(max_age), Some(at)) => now.as_secs().saturating_sub(at) <= max_age.as_secs(),
-    }
-}
-
 fn rate_limited(
     p: &PolicyInner,
     scope: &'static str,
@@ -251,15 +233,8 @@ pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
         Err(_) => None,
     };
     let (Some(id), true) = (&identity, req.needs_identity()) else {
-        let decision = decide(
-            &policy,
-            identity.as_ref(),
-            level,
-            input.user_agent.as_deref(),
-            now,
-            false,
-        )
-        .await;
+        let user_agent = input.user_agent.as_deref();
+        let decision = decide(&policy, identity.as_ref(), level, None, user_agent, now).await;
         return Evaluation::plain(decision, identity);
     };
     let user_agent = input.user_agent.as_deref();
@@ -313,13 +288,11 @@ pub(crate) async fn decide_with_risk(
     user_agent: Option<&[u8]>,
     now: Timestamp,
 ) -> Decision {
-    let p = &*policy.inner;
-    let req = &p.requirements[level.index()];
-    if assessment.has(codes::DENIED_NETWORK) || assessment.score >= req.risk_reject {
-        return Decision::Reject(Rejection::new(RejectionKind::Risk, incident(p)));
-    }
-    let force = assessment.score >= req.risk_step_up;
-    decide(policy, Some(identity), level, user_agent, now, force).await
+    let risk = Risk {
+        score: assessment.score,
+        denied: assessment.has(codes::DENIED_NETWORK),
+    };
+    decide(policy, Some(identity), level, Some(risk), user_agent, now).await
 }
 
 pub(crate) async fn resolve_identity(
@@ -362,27 +335,25 @@ pub(crate) async fn decide(
     policy: &Policy,
     identity: Option<&Identity>,
     level: Sensitivity,
+    risk: Option<Risk>,
     user_agent: Option<&[u8]>,
     now: Timestamp,
-    force: bool,
 ) -> Decision {
     let p = &*policy.inner;
     let req = &p.requirements[level.index()];
-    if !req.needs_identity() {
-        return Decision::Allow;
-    }
-    let Some(identity) = identity else {
-        return Decision::Reject(
+    match (verdict(req, identity, risk, now), identity) {
+        (Verdict::Allow, _) => Decision::Allow,
+        (Verdict::NoIdentity, _) | (Verdict::StepUp, None) => Decision::Reject(
             Rejection::new(RejectionKind::InvalidToken, incident(p))
                 .describe("the access token is missing"),
-        );
-    };
-    if !force && satisfies(identity, req, now) {
-        return Decision::Allow;
-    }
-    match challenge(p, identity, level, req, user_agent, now).await {
-        Ok(c) => Decision::StepUp(c),
-        Err(e) => store_failed(p, level, &e),
+        ),
+        (Verdict::RejectRisk, _) => reject(p, RejectionKind::Risk),
+        (Verdict::StepUp, Some(identity)) => {
+            match challenge(p, identity, level, req, user_agent, now).await {
+                Ok(c) => Decision::StepUp(c),
+                Err(e) => store_failed(p, level, &e),
+            }
+        }
     }
 }
 

@@ -67,6 +67,7 @@
 
 mod clock;
 pub mod conformance;
+mod decide;
 mod decision;
 mod error;
 mod evaluate;

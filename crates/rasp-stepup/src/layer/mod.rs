@@ -499,8 +499,7 @@ where
                     evaluate::decide_with_risk(&ctx.policy, id, level, a, ua, now).await
                 }
                 _ => {
-                    evaluate::decide(&ctx.policy, ctx.identity.as_ref(), level, ua, now, false)
-                        .await
+                    evaluate::decide(&ctx.policy, ctx.identity.as_ref(), level, None, ua, now).await
                 }
             };
             Evaluation {
