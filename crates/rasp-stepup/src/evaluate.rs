@@ -10,8 +10,7 @@ use crate::identity::{IdentityFuture, device_fingerprint};
 use crate::level::Sensitivity;
 use crate::policy::{FailMode, Policy, PolicyInner, Requirement};
 use crate::risk::{
-    Assessment, Bursts, Pending, RateLimited, RiskInput, RiskRules, codes, in_any, remembered,
-    score,
+    Assessment, Bursts, Pending, RateLimited, RiskInput, RiskRules, codes, remembered, score,
 };
 use crate::store::{ChallengeRecord, CounterKey, RateKey, StoreError, StoreFuture, Stores};
 use crate::token::{Identity, TokenError};
@@ -247,9 +246,9 @@ pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     }
 }
 
-/// An authenticated subject on a level that needs one: its quota, the deny
-/// list, the risk of the request (history read and saved around it), then
-/// the requirement.
+/// An authenticated subject on a level that needs one: its quota, the risk
+/// of the request (history read and saved around it; a deny-listed network
+/// is one of its signals), then the requirement.
 async fn judge_subject(
     policy: &Policy,
     level: Sensitivity,
@@ -263,9 +262,6 @@ async fn judge_subject(
     let key = RateKey::Subject(level, id.subject().into());
     if let Some(d) = check_quota(p, level, "subject", key, quota, now).await {
         return (d, None);
-    }
-    if in_any(&p.risk.denied_networks, risk.ip) {
-        return (reject(p, RejectionKind::Risk), None);
     }
     let (assessment, pending) = match assess(&p.risk, &p.stores, id.subject(), risk, now).await {
         Ok(r) => r,

@@ -249,11 +249,7 @@ pub(crate) fn inspect_body(
                 // Percent-encoded throughout, `=` included (`pay%3DAND+1%3D1`):
                 // read what it encodes, once; the decoded body is sniffed
                 // like any other.
-                let plus: Vec<u8> = body
-                    .trim_ascii()
-                    .iter()
-                    .map(|b| if *b == b'+' { b' ' } else { *b })
-                    .collect();
+                let plus = super::plus_as_space(body.trim_ascii());
                 let decoded: Vec<u8> = percent_encoding::percent_decode(&plus).collect();
                 inspect_body(insp, route, &sniff(&decoded), &decoded, out);
             } else {

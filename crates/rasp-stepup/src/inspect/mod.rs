@@ -337,6 +337,13 @@ fn is_entity_tail(name: &[u8]) -> bool {
     }
 }
 
+/// Form encoding's `+` read as the space it stands for.
+pub(crate) fn plus_as_space(s: &[u8]) -> Vec<u8> {
+    s.iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect()
+}
+
 /// `name=value` pairs of a query string or form body, percent-decoded to
 /// bytes (`+` is a space), borrowed when nothing needs decoding. Invalid
 /// UTF-8 is kept as it is: overlong sequences are evidence the detectors
@@ -349,11 +356,7 @@ pub(crate) fn form_pairs(
         if !s.iter().any(|b| *b == b'%' || *b == b'+') {
             return std::borrow::Cow::Borrowed(s);
         }
-        let plus: Vec<u8> = s
-            .iter()
-            .map(|b| if *b == b'+' { b' ' } else { *b })
-            .collect();
-        std::borrow::Cow::Owned(percent_encoding::percent_decode(&plus).collect())
+        std::borrow::Cow::Owned(percent_encoding::percent_decode(&plus_as_space(s)).collect())
     }
     input
         .split(|b| *b == b'&')
@@ -505,10 +508,7 @@ impl Inspector {
             // A bare name that is the tail of an HTML character reference
             // (`#x6A`, `#106;`, `colon;`) means a raw `&` cut one value in
             // pieces that look harmless alone: read the whole input as well.
-            let whole: Vec<u8> = input
-                .iter()
-                .map(|b| if *b == b'+' { b' ' } else { *b })
-                .collect();
+            let whole = plus_as_space(input);
             self.value(route, Key::Static(to.whole), &whole, to.value, out);
         }
     }

@@ -521,11 +521,7 @@ where
 {
     use crate::inspect::OverLimit;
     use http_body_util::BodyExt as _;
-    let declared: Option<u64> = req
-        .headers()
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+    let declared: Option<u64> = super::content_length(req.headers())
         .or_else(|| http_body::Body::size_hint(req.body()).exact());
     Box::pin(async move {
         let (parts, body) = req.into_parts();

@@ -104,11 +104,15 @@ impl<S> RaspStepUpService<S> {
 /// Whether the request announces a body.
 fn may_have_body(headers: &http::HeaderMap) -> bool {
     headers.contains_key(http::header::TRANSFER_ENCODING)
-        || headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
+        || content_length(headers).is_some_and(|n| n > 0)
+}
+
+/// The declared `Content-Length`, when it is a number.
+pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
 }
 
 fn matched_path<B>(req: &Request<B>) -> Option<&str> {
