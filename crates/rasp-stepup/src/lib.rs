@@ -96,7 +96,7 @@ pub use level::Sensitivity;
 pub use outcome::{PROBLEM_JSON, problem_types};
 pub use policy::{FailMode, Mode, Policy, PolicyBuilder, Requirement};
 pub use respond::{invalid_token_header, step_up_header};
-pub use risk::{Assessment, PeerAddr, RiskRules, Signal};
+pub use risk::{Assessment, PeerAddr, RiskRules, Signal, SignalCode};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;
 pub use stepup::{Elevation, Factor, StepUpState, TotpSecret, TotpSecrets, VerifyError};

@@ -615,6 +615,16 @@ impl PolicyBuilder {
         }
         let routes = RouteTable::new(keys)?;
         validate_requirements(&self.requirements)?;
+        if let Some(code) = self.risk.unknown_weights.first() {
+            let known: Vec<_> = crate::risk::SignalCode::ALL
+                .iter()
+                .map(|c| c.as_str())
+                .collect();
+            return Err(ConfigError::Invalid {
+                setting: "risk.weight",
+                reason: format!("unknown signal code {code:?} (known: {})", known.join(", ")),
+            });
+        }
         validate_step_up(&self.step_up)?;
         let tokens = self
             .tokens

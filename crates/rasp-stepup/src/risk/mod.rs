@@ -65,6 +65,113 @@ pub mod codes {
     pub const INJECTION_SUSPECT: &str = "injection_suspect";
 }
 
+/// A risk signal, typed: settings that name one by its code are checked
+/// against this list when the policy is built, so a misspelt code is a
+/// configuration error rather than a weight that never applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SignalCode {
+    /// `impossible_travel` (see [`codes::IMPOSSIBLE_TRAVEL`]).
+    ImpossibleTravel,
+    /// `new_country` (see [`codes::NEW_COUNTRY`]).
+    NewCountry,
+    /// `new_asn` (see [`codes::NEW_ASN`]).
+    NewAsn,
+    /// `anonymous_ip` (see [`codes::ANONYMOUS_IP`]).
+    AnonymousIp,
+    /// `trusted_network` (see [`codes::TRUSTED_NETWORK`]).
+    TrustedNetwork,
+    /// `denied_network` (see [`codes::DENIED_NETWORK`]).
+    DeniedNetwork,
+    /// `new_device` (see [`codes::NEW_DEVICE`]).
+    NewDevice,
+    /// `multi_ip_burst` (see [`codes::MULTI_IP_BURST`]).
+    MultiIpBurst,
+    /// `auth_failure_burst` (see [`codes::AUTH_FAILURE_BURST`]).
+    AuthFailureBurst,
+    /// `not_found_burst` (see [`codes::NOT_FOUND_BURST`]).
+    NotFoundBurst,
+    /// `rate_above_baseline` (see [`codes::RATE_ABOVE_BASELINE`]).
+    RateAboveBaseline,
+    /// `missing_geoip` (see [`codes::MISSING_GEOIP`]).
+    MissingGeoip,
+    /// `missing_client_addr` (see [`codes::MISSING_CLIENT_ADDR`]).
+    MissingClientAddr,
+    /// `initial_sighting` (see [`codes::INITIAL_SIGHTING`]).
+    InitialSighting,
+    /// `injection_suspect` (see [`codes::INJECTION_SUSPECT`]).
+    InjectionSuspect,
+}
+
+impl SignalCode {
+    /// Every signal.
+    pub const ALL: [SignalCode; 15] = [
+        Self::ImpossibleTravel,
+        Self::NewCountry,
+        Self::NewAsn,
+        Self::AnonymousIp,
+        Self::TrustedNetwork,
+        Self::DeniedNetwork,
+        Self::NewDevice,
+        Self::MultiIpBurst,
+        Self::AuthFailureBurst,
+        Self::NotFoundBurst,
+        Self::RateAboveBaseline,
+        Self::MissingGeoip,
+        Self::MissingClientAddr,
+        Self::InitialSighting,
+        Self::InjectionSuspect,
+    ];
+
+    /// The code as logs, headers and settings spell it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ImpossibleTravel => codes::IMPOSSIBLE_TRAVEL,
+            Self::NewCountry => codes::NEW_COUNTRY,
+            Self::NewAsn => codes::NEW_ASN,
+            Self::AnonymousIp => codes::ANONYMOUS_IP,
+            Self::TrustedNetwork => codes::TRUSTED_NETWORK,
+            Self::DeniedNetwork => codes::DENIED_NETWORK,
+            Self::NewDevice => codes::NEW_DEVICE,
+            Self::MultiIpBurst => codes::MULTI_IP_BURST,
+            Self::AuthFailureBurst => codes::AUTH_FAILURE_BURST,
+            Self::NotFoundBurst => codes::NOT_FOUND_BURST,
+            Self::RateAboveBaseline => codes::RATE_ABOVE_BASELINE,
+            Self::MissingGeoip => codes::MISSING_GEOIP,
+            Self::MissingClientAddr => codes::MISSING_CLIENT_ADDR,
+            Self::InitialSighting => codes::INITIAL_SIGHTING,
+            Self::InjectionSuspect => codes::INJECTION_SUSPECT,
+        }
+    }
+
+    /// The signal a code names, if any.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    fn category(self) -> Category {
+        match self {
+            Self::ImpossibleTravel | Self::NewCountry | Self::NewAsn => Category::Location,
+            Self::AnonymousIp | Self::TrustedNetwork | Self::DeniedNetwork => Category::Network,
+            Self::NewDevice => Category::Device,
+            Self::MultiIpBurst
+            | Self::AuthFailureBurst
+            | Self::NotFoundBurst
+            | Self::RateAboveBaseline => Category::Behaviour,
+            Self::MissingGeoip | Self::MissingClientAddr | Self::InitialSighting => Category::Info,
+            Self::InjectionSuspect => Category::Input,
+        }
+    }
+}
+
+impl std::fmt::Display for SignalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Category {
     Location,
@@ -75,26 +182,14 @@ enum Category {
     Info,
 }
 
-fn category(code: &str) -> Category {
-    match code {
-        codes::IMPOSSIBLE_TRAVEL | codes::NEW_COUNTRY | codes::NEW_ASN => Category::Location,
-        codes::ANONYMOUS_IP | codes::TRUSTED_NETWORK | codes::DENIED_NETWORK => Category::Network,
-        codes::NEW_DEVICE => Category::Device,
-        codes::MULTI_IP_BURST
-        | codes::AUTH_FAILURE_BURST
-        | codes::NOT_FOUND_BURST
-        | codes::RATE_ABOVE_BASELINE => Category::Behaviour,
-        codes::INJECTION_SUSPECT => Category::Input,
-        _ => Category::Info,
-    }
-}
-
 /// One finding of an assessor.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Signal {
     /// The code (see [`codes`]).
     pub code: &'static str,
+    /// The same, typed.
+    pub kind: SignalCode,
     /// 0 to 1.
     pub confidence: f32,
     /// Points it adds (weight × confidence; negative lowers the score).
@@ -125,10 +220,11 @@ impl Assessment {
         self.signals.iter().any(|s| s.code == code)
     }
 
-    fn push(&mut self, code: &'static str, confidence: f32, rules: &RiskRules) {
-        let points = rules.weight_of(code) * confidence;
+    fn push(&mut self, kind: SignalCode, confidence: f32, rules: &RiskRules) {
+        let points = rules.weight_of(kind) * confidence;
         self.signals.push(Signal {
-            code,
+            code: kind.as_str(),
+            kind,
             confidence,
             points,
         });
@@ -138,7 +234,7 @@ impl Assessment {
         let mut by_cat = [0f32; 5];
         let mut bonus = 0f32;
         for s in &self.signals {
-            let i = match category(s.code) {
+            let i = match s.kind.category() {
                 Category::Location => 0,
                 Category::Network => 1,
                 Category::Device => 2,
@@ -344,7 +440,10 @@ pub struct RiskRules {
     pub(crate) not_found: (u32, Duration),
     pub(crate) baseline_factor: f32,
     pub(crate) baseline_floor: f32,
-    weights: Vec<(&'static str, f32)>,
+    weights: Vec<(SignalCode, f32)>,
+    /// Codes given to [`RiskRules::weight`] that name no signal (refused
+    /// when the policy is built).
+    pub(crate) unknown_weights: Vec<&'static str>,
     pub(crate) device_cookie: Option<(String, Option<[u8; 32]>)>,
     pub(crate) debug_header: bool,
     pub(crate) confirm_below: f32,
@@ -379,18 +478,19 @@ impl Default for RiskRules {
             baseline_factor: 10.0,
             baseline_floor: 30.0,
             weights: vec![
-                (codes::IMPOSSIBLE_TRAVEL, 50.0),
-                (codes::NEW_COUNTRY, 30.0),
-                (codes::NEW_ASN, 15.0),
-                (codes::ANONYMOUS_IP, 50.0),
-                (codes::TRUSTED_NETWORK, -30.0),
-                (codes::NEW_DEVICE, 45.0),
-                (codes::MULTI_IP_BURST, 45.0),
-                (codes::AUTH_FAILURE_BURST, 45.0),
-                (codes::NOT_FOUND_BURST, 30.0),
-                (codes::RATE_ABOVE_BASELINE, 25.0),
-                (codes::INJECTION_SUSPECT, 35.0),
+                (SignalCode::ImpossibleTravel, 50.0),
+                (SignalCode::NewCountry, 30.0),
+                (SignalCode::NewAsn, 15.0),
+                (SignalCode::AnonymousIp, 50.0),
+                (SignalCode::TrustedNetwork, -30.0),
+                (SignalCode::NewDevice, 45.0),
+                (SignalCode::MultiIpBurst, 45.0),
+                (SignalCode::AuthFailureBurst, 45.0),
+                (SignalCode::NotFoundBurst, 30.0),
+                (SignalCode::RateAboveBaseline, 25.0),
+                (SignalCode::InjectionSuspect, 35.0),
             ],
+            unknown_weights: Vec::new(),
             device_cookie: Some(("rasp_did".into(), None)),
             debug_header: false,
             confirm_below: 30.0,
@@ -463,10 +563,24 @@ impl RiskRules {
         self
     }
 
-    /// Sets the points of a signal code (confidence 1).
+    /// Sets the points of a signal (confidence 1), by its code
+    /// (`"anonymous_ip"`, see [`codes`]). A code that names no signal makes
+    /// [`PolicyBuilder::build`](crate::PolicyBuilder::build) fail with
+    /// [`ConfigError::Invalid`](crate::ConfigError::Invalid) (`risk.weight`).
     pub fn weight(mut self, code: &'static str, points: f32) -> Self {
-        self.weights.retain(|(c, _)| *c != code);
-        self.weights.push((code, points));
+        match SignalCode::from_name(code) {
+            Some(kind) => self.signal_weight(kind, points),
+            None => {
+                self.unknown_weights.push(code);
+                self
+            }
+        }
+    }
+
+    /// Sets the points of a signal (confidence 1).
+    pub fn signal_weight(mut self, kind: SignalCode, points: f32) -> Self {
+        self.weights.retain(|(c, _)| *c != kind);
+        self.weights.push((kind, points));
         self
     }
 
@@ -493,7 +607,7 @@ impl RiskRules {
         self
     }
 
-    pub(crate) fn weight_of(&self, code: &str) -> f32 {
+    pub(crate) fn weight_of(&self, code: SignalCode) -> f32 {
         self.weights
             .iter()
             .find(|(c, _)| *c == code)
@@ -543,26 +657,26 @@ pub(crate) fn score(
 ) -> (Assessment, Pending) {
     let mut a = Assessment::default();
     if input.injection > 0.0 {
-        a.push(codes::INJECTION_SUSPECT, input.injection, rules);
+        a.push(SignalCode::InjectionSuspect, input.injection, rules);
     }
     let learning = hist.sightings < rules.learning_sightings;
     if learning {
-        a.push(codes::INITIAL_SIGHTING, 1.0, rules);
+        a.push(SignalCode::InitialSighting, 1.0, rules);
     }
     let mut location = None;
     match input.ip {
-        None => a.push(codes::MISSING_CLIENT_ADDR, 1.0, rules),
+        None => a.push(SignalCode::MissingClientAddr, 1.0, rules),
         Some(ip) => {
             if in_any(&rules.denied_networks, Some(ip)) {
-                a.push(codes::DENIED_NETWORK, 1.0, rules);
+                a.push(SignalCode::DeniedNetwork, 1.0, rules);
             }
             if in_any(&rules.trusted_networks, Some(ip)) {
-                a.push(codes::TRUSTED_NETWORK, 1.0, rules);
+                a.push(SignalCode::TrustedNetwork, 1.0, rules);
             }
             if let Some(locator) = &rules.locator {
                 location = locator.locate(ip);
                 if location.is_none() {
-                    a.push(codes::MISSING_GEOIP, 1.0, rules);
+                    a.push(SignalCode::MissingGeoip, 1.0, rules);
                 }
             }
             if let Some(loc) = &location {
@@ -573,7 +687,7 @@ pub(crate) fn score(
     }
     let dkey = device_key(input.cookie_device.as_deref(), input.fingerprint);
     if !learning && !hist.devices.contains(&dkey) && !hist.devices.contains(&input.fingerprint) {
-        a.push(codes::NEW_DEVICE, 1.0, rules);
+        a.push(SignalCode::NewDevice, 1.0, rules);
     }
     behaviour_signals(rules, &mut hist, bursts, learning, now, &mut a);
     a.finish();
@@ -597,7 +711,7 @@ fn location_signals(
 ) {
     let anon = loc.anonymous.confidence();
     if anon > 0.0 {
-        a.push(codes::ANONYMOUS_IP, anon, rules);
+        a.push(SignalCode::AnonymousIp, anon, rules);
     }
     if learning {
         return;
@@ -606,19 +720,19 @@ fn location_signals(
         && !hist.countries.is_empty()
         && !hist.countries.contains(&c)
     {
-        a.push(codes::NEW_COUNTRY, 1.0, rules);
+        a.push(SignalCode::NewCountry, 1.0, rules);
     }
     if let Some(asn) = loc.asn
         && !hist.asns.is_empty()
         && !hist.asns.contains(&asn)
     {
-        a.push(codes::NEW_ASN, 1.0, rules);
+        a.push(SignalCode::NewAsn, 1.0, rules);
     }
     if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
         let d = distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
         let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64) / 3_600_000.0;
         if d > 0.0 && d / hours > rules.max_speed_kmh {
-            a.push(codes::IMPOSSIBLE_TRAVEL, 1.0, rules);
+            a.push(SignalCode::ImpossibleTravel, 1.0, rules);
         }
     }
 }
@@ -641,7 +755,7 @@ fn network_signals(
     hist.networks.retain(|(k, _)| *k != key);
     hist.networks.remember((key, secs));
     if hist.networks.len() as u32 >= threshold {
-        a.push(codes::MULTI_IP_BURST, 1.0, rules);
+        a.push(SignalCode::MultiIpBurst, 1.0, rules);
     }
 }
 
@@ -657,10 +771,10 @@ fn behaviour_signals(
 ) {
     let (limit, _) = rules.auth_failures;
     if bursts.failures_of_subject.max(bursts.failures_of_client) >= limit {
-        a.push(codes::AUTH_FAILURE_BURST, 1.0, rules);
+        a.push(SignalCode::AuthFailureBurst, 1.0, rules);
     }
     if bursts.not_found_of_client >= rules.not_found.0 {
-        a.push(codes::NOT_FOUND_BURST, 1.0, rules);
+        a.push(SignalCode::NotFoundBurst, 1.0, rules);
     }
     let minute = now.as_secs() / 60;
     if minute != hist.minute {
@@ -677,7 +791,7 @@ fn behaviour_signals(
     hist.minute_count = hist.minute_count.saturating_add(1);
     let floor = rules.baseline_floor / rules.baseline_factor;
     if !learning && hist.minute_count as f32 > rules.baseline_factor * hist.baseline.max(floor) {
-        a.push(codes::RATE_ABOVE_BASELINE, 1.0, rules);
+        a.push(SignalCode::RateAboveBaseline, 1.0, rules);
     }
 }
 
@@ -762,6 +876,21 @@ mod tests {
         let mut c = a.codes();
         c.sort_unstable();
         (c, a.score)
+    }
+
+    #[test]
+    fn every_code_names_its_signal() {
+        for kind in SignalCode::ALL {
+            assert_eq!(SignalCode::from_name(kind.as_str()), Some(kind));
+        }
+        assert_eq!(SignalCode::from_name("anonymus_ip"), None);
+        assert_eq!(SignalCode::AnonymousIp.as_str(), codes::ANONYMOUS_IP);
+        let rules = RiskRules::default().weight("anonymous_ip", 95.0);
+        assert!((rules.weight_of(SignalCode::AnonymousIp) - 95.0).abs() < f32::EPSILON);
+        assert!(rules.unknown_weights.is_empty());
+        let typo = RiskRules::default().weight("anonymus_ip", 95.0);
+        assert_eq!(typo.unknown_weights, ["anonymus_ip"]);
+        assert!((typo.weight_of(SignalCode::AnonymousIp) - 50.0).abs() < f32::EPSILON);
     }
 
     #[test]

@@ -233,3 +233,34 @@ async fn check_routes_reports_keys_no_route_serves() {
     );
     // No handler ran during the probes: the layer answers them itself.
 }
+
+#[test]
+fn a_misspelt_signal_code_is_a_configuration_error() {
+    let build = |rules: rasp_stepup::RiskRules| {
+        Policy::builder()
+            .tokens(tokens())
+            .risk(rules)
+            .build()
+            .map(|_| ())
+    };
+    let e = build(rasp_stepup::RiskRules::default().weight("anonymus_ip", 95.0)).unwrap_err();
+    let ConfigError::Invalid { setting, reason } = &e else {
+        panic!("{e}");
+    };
+    assert_eq!(*setting, "risk.weight");
+    assert!(
+        reason.starts_with("unknown signal code \"anonymus_ip\" (known: impossible_travel,"),
+        "{reason}"
+    );
+    assert_eq!(
+        build(rasp_stepup::RiskRules::default().weight("anonymous_ip", 95.0)),
+        Ok(())
+    );
+    assert_eq!(
+        build(
+            rasp_stepup::RiskRules::default()
+                .signal_weight(rasp_stepup::SignalCode::NewDevice, 10.0)
+        ),
+        Ok(())
+    );
+}
