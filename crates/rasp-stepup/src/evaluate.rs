@@ -476,3 +476,27 @@ pub(crate) async fn confirm_step_up(
         .await?;
     settle(rules, stores, subject, pending, true, now).await
 }
+
+impl Policy {
+    /// Assesses a request of `identity` the way the layer does, without
+    /// deciding: the score and signals (for login handlers, audits, tuning).
+    /// Counters and the subject's recent networks are updated; nothing is
+    /// confirmed.
+    ///
+    /// # Errors
+    ///
+    /// When a store fails.
+    pub async fn assess(
+        &self,
+        identity: &Identity,
+        parts: &http::request::Parts,
+    ) -> Result<Assessment, StoreError> {
+        let p = &self.inner;
+        let now = p.clock.now();
+        let input = p.risk_input(&parts.headers, &parts.extensions, true);
+        let subject = identity.subject();
+        let (assessment, pending) = assess(&p.risk, &p.stores, subject, &input, now).await?;
+        settle(&p.risk, &p.stores, subject, pending, false, now).await?;
+        Ok(assessment)
+    }
+}

@@ -18,6 +18,8 @@
 //! # let _ = app;
 //! ```
 
+#[cfg(feature = "axum")]
+mod extract;
 mod future;
 
 use std::fmt;

@@ -263,6 +263,56 @@ impl fmt::Debug for Policy {
 }
 
 impl Policy {
+    /// Mints a base access token for `subject` in `session`, valid for `ttl`,
+    /// with this policy's key, issuer, audience and clock (for apps whose
+    /// login is served by the same process).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::Signing`](crate::TokenError::Signing) when the key or randomness source fails.
+    pub fn issue_access_token(
+        &self,
+        subject: &str,
+        session: &str,
+        ttl: std::time::Duration,
+    ) -> Result<String, crate::token::TokenError> {
+        let jti = crate::clock::random_id(&*self.inner.random)
+            .map_err(|_| crate::token::TokenError::Signing)?;
+        self.inner
+            .tokens
+            .mint_access_token(subject, session, ttl, self.inner.clock.now(), &jti)
+    }
+
+    /// Revokes every token of `subject` issued until now (log out everywhere).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn revoke_subject(&self, subject: &str) -> Result<(), crate::store::StoreError> {
+        let p = &self.inner;
+        p.stores
+            .revocation
+            .revoke_subject(subject, p.tokens.revocation_ttl(), p.clock.now())
+            .await
+    }
+
+    /// Revokes one token by its `jti` until its expiry `exp` (Unix seconds).
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), crate::store::StoreError> {
+        let p = &self.inner;
+        p.stores
+            .revocation
+            .revoke_token(
+                jti,
+                crate::clock::Timestamp::from_secs(exp.saturating_add(300)),
+                p.clock.now(),
+            )
+            .await
+    }
+
     /// Starts a policy.
     pub fn builder() -> PolicyBuilder {
         PolicyBuilder::default()
