@@ -500,3 +500,97 @@ impl Policy {
         Ok(assessment)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::risk::{Quota, RateVerdict};
+    use crate::store::RateStore;
+    use crate::token::TokenConfig;
+
+    /// A rate store that answers one fixed verdict, or fails.
+    struct FixedRate(Option<RateVerdict>);
+
+    impl RateStore for FixedRate {
+        fn check<'a>(
+            &'a self,
+            _key: &'a RateKey,
+            _quota: &'a Quota,
+            _now: Timestamp,
+        ) -> StoreFuture<'a, RateVerdict> {
+            let answer = self.0.ok_or_else(|| StoreError::Unavailable("down".into()));
+            Box::pin(std::future::ready(answer))
+        }
+    }
+
+    fn policy(rate: Option<RateVerdict>, mode: FailMode) -> Policy {
+        let mut stores = Stores::default();
+        stores.rate = Arc::new(FixedRate(rate));
+        Policy::builder()
+            .tokens(
+                TokenConfig::ed25519_from_seed([5; 32])
+                    .issuer("i")
+                    .audience("a"),
+            )
+            .with_clock(MockClock::new(Timestamp::from_secs(1_800_000_000)))
+            .with_stores(stores)
+            .fail_mode(Sensitivity::High, mode)
+            .build()
+            .expect("a valid policy")
+    }
+
+    fn verdict(allowed: bool) -> RateVerdict {
+        RateVerdict {
+            allowed,
+            remaining: if allowed { 4 } else { 0 },
+            reset: Duration::from_secs(60),
+            retry_after: Duration::from_millis(if allowed { 0 } else { 1_500 }),
+        }
+    }
+
+    fn run(p: &Policy, quota: Option<Quota>) -> Option<Decision> {
+        let now = Timestamp::from_secs(1_800_000_000);
+        let key = RateKey::Client(Sensitivity::High, "192.0.2.1".parse().unwrap());
+        let fut = check_quota(&p.inner, Sensitivity::High, "client", key, quota, now);
+        futures_ready(fut)
+    }
+
+    /// The stores here answer at once: one poll settles the future.
+    fn futures_ready<F: std::future::Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(v) => v,
+            std::task::Poll::Pending => panic!("a ready store left the future pending"),
+        }
+    }
+
+    #[test]
+    fn quotas_and_fail_modes() {
+        let quota = Some(Quota::per_minute(5));
+        // no quota: nothing to ask
+        assert_eq!(run(&policy(None, FailMode::Closed), None), None);
+        // allowed
+        assert_eq!(
+            run(&policy(Some(verdict(true)), FailMode::Closed), quota),
+            None
+        );
+        // refused: 429 with the wait
+        let Some(Decision::Reject(r)) = run(&policy(Some(verdict(false)), FailMode::Closed), quota)
+        else {
+            panic!("expected a rejection");
+        };
+        assert_eq!(r.kind(), RejectionKind::RateLimited);
+        assert_eq!(r.retry_after_hint(), Some(Duration::from_millis(1_500)));
+        // a failed store: open lets it through, closed answers 503
+        assert_eq!(run(&policy(None, FailMode::Open), quota), None);
+        let Some(Decision::Reject(r)) = run(&policy(None, FailMode::Closed), quota) else {
+            panic!("expected a rejection");
+        };
+        assert_eq!(r.kind(), RejectionKind::Unavailable);
+        assert_eq!(r.retry_after_hint(), Some(UNAVAILABLE_RETRY));
+    }
+}
