@@ -527,8 +527,10 @@ mod tests {
     }
 
     fn policy(rate: Option<RateVerdict>, mode: FailMode) -> Policy {
-        let mut stores = Stores::default();
-        stores.rate = Arc::new(FixedRate(rate));
+        let stores = Stores {
+            rate: Arc::new(FixedRate(rate)),
+            ..Stores::default()
+        };
         Policy::builder()
             .tokens(
                 TokenConfig::ed25519_from_seed([5; 32])
