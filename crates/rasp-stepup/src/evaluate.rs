@@ -92,7 +92,7 @@ pub(crate) fn budget_decision(
     if !found.over_budget {
         return None;
     }
-    let budget = p.inspector.rules.budgets[level.index()];
+    let budget = p.inspector.rules.budgets[level];
     match budget.over {
         crate::inspect::OverBudget::Reject => Some(reject(p, RejectionKind::PayloadTooLarge)),
         crate::inspect::OverBudget::InspectPrefix => {
@@ -116,7 +116,7 @@ fn invalid_token(policy: &PolicyInner, e: TokenError) -> Decision {
 }
 
 fn store_failed(policy: &PolicyInner, level: Sensitivity, e: &StoreError) -> Decision {
-    match policy.fail_modes[level.index()] {
+    match policy.fail_modes[level] {
         FailMode::Open => {
             tracing::warn!(target: "rasp::decision", error = %e, route.sensitivity = level.as_str(), "store failed; failing open");
             Decision::Allow
@@ -205,9 +205,9 @@ pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     let p = &*policy.inner;
     let now = p.clock.now();
     let level = input.level;
-    let req = &p.requirements[level.index()];
+    let req = &p.requirements[level];
     if let Some(ip) = input.risk.ip.filter(|_| !input.client_quota_checked) {
-        let quota = p.risk.rate.per_client[level.index()];
+        let quota = p.risk.rate.per_client[level];
         if let Some(d) =
             check_quota(p, level, "client", RateKey::Client(level, ip), quota, now).await
         {
@@ -258,7 +258,7 @@ async fn judge_subject(
     now: Timestamp,
 ) -> (Decision, Option<Assessment>) {
     let p = &*policy.inner;
-    let quota = p.risk.rate.per_subject[level.index()];
+    let quota = p.risk.rate.per_subject[level];
     let key = RateKey::Subject(level, id.subject().into());
     if let Some(d) = check_quota(p, level, "subject", key, quota, now).await {
         return (d, None);
@@ -336,7 +336,7 @@ pub(crate) async fn decide(
     now: Timestamp,
 ) -> Decision {
     let p = &*policy.inner;
-    let req = &p.requirements[level.index()];
+    let req = &p.requirements[level];
     match (verdict(req, identity, risk, now), identity) {
         (Verdict::Allow, _) => Decision::Allow,
         (Verdict::NoIdentity, _) | (Verdict::StepUp, None) => Decision::Reject(
@@ -366,7 +366,7 @@ async fn challenge(
     // A level without an acr requirement (risk forced the challenge) asks
     // for what `high` asks.
     let req = if req.acr_values.is_empty() {
-        &p.requirements[Sensitivity::High.index()]
+        &p.requirements[Sensitivity::High]
     } else {
         req
     };

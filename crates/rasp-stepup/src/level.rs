@@ -60,3 +60,39 @@ impl fmt::Display for Sensitivity {
         f.write_str(self.as_str())
     }
 }
+
+/// One value per sensitivity level, read and written by level (not by a
+/// number that could name the wrong one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PerLevel<T>([T; 4]);
+
+impl<T> PerLevel<T> {
+    /// Values for public, authenticated, high and critical, in that order.
+    pub(crate) const fn new(values: [T; 4]) -> Self {
+        Self(values)
+    }
+
+    /// Each level's value from `f`.
+    pub(crate) fn from_fn(f: impl FnMut(Sensitivity) -> T) -> Self {
+        Self(Sensitivity::ALL.map(f))
+    }
+
+    /// The levels with their values, least strict first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Sensitivity, &T)> {
+        Sensitivity::ALL.into_iter().zip(&self.0)
+    }
+}
+
+impl<T> std::ops::Index<Sensitivity> for PerLevel<T> {
+    type Output = T;
+
+    fn index(&self, level: Sensitivity) -> &T {
+        &self.0[level.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<Sensitivity> for PerLevel<T> {
+    fn index_mut(&mut self, level: Sensitivity) -> &mut T {
+        &mut self.0[level.index()]
+    }
+}

@@ -114,7 +114,7 @@ pub struct InspectionRules {
     pub(crate) max_json_depth: usize,
     pub(crate) exclusions: Vec<Exclusion>,
     /// Per sensitivity level.
-    pub(crate) budgets: [Budget; 4],
+    pub(crate) budgets: crate::level::PerLevel<Budget>,
 }
 
 impl Default for InspectionRules {
@@ -133,7 +133,7 @@ impl Default for InspectionRules {
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
             exclusions: Vec::new(),
-            budgets: crate::level::Sensitivity::ALL.map(Budget::default_for),
+            budgets: crate::level::PerLevel::from_fn(Budget::default_for),
         }
     }
 }
@@ -196,7 +196,7 @@ impl InspectionRules {
 
     /// The inspection budget of `level` (default: [`Budget::default_for`]).
     pub fn budget(mut self, level: crate::level::Sensitivity, budget: Budget) -> Self {
-        self.budgets[level.index()] = budget;
+        self.budgets[level] = budget;
         self
     }
 
@@ -226,7 +226,7 @@ pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
     if rules
         .budgets
         .iter()
-        .any(|b| b.units < Budget::UNITS_PER_VALUE)
+        .any(|(_, b)| b.units < Budget::UNITS_PER_VALUE)
     {
         return Err(format!(
             "an inspection budget must be at least {} units (one value)",

@@ -214,11 +214,11 @@ where
         Err(d) => return ResponseFuture::respond(respond(*d)),
     };
     let inspect_body = body_to_inspect(p, &req);
-    let public = !p.requirements[level.index()].needs_identity();
+    let public = !p.requirements[level].needs_identity();
     if public
         && bearer_token(req.headers()).is_none()
         && p.identity.is_none()
-        && (client_quota_checked || p.risk.rate.per_client[level.index()].is_none())
+        && (client_quota_checked || p.risk.rate.per_client[level].is_none())
         && inspect_body.is_none()
     {
         // Fast path: a public route without credentials, quota or body needs no store.
@@ -294,7 +294,7 @@ fn inspect_head<B>(
     pre: Option<crate::decision::Decision>,
 ) -> Result<(RequestFindings, Option<crate::decision::Decision>), Box<crate::decision::Decision>> {
     let monitor = p.mode == crate::policy::Mode::Monitor;
-    let units = p.inspector.rules.budgets[level.index()].units;
+    let units = p.inspector.rules.budgets[level].units;
     let head = p.inspector.head(template, req.uri(), req.headers(), units);
     let found = injection_decision(p, &head.findings)
         .or_else(|| budget_decision(p, level, template, &head));
@@ -336,10 +336,10 @@ enum Address {
 /// there is nothing to decide here.
 fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Option<Address> {
     let p = &*policy.inner;
-    let per_client = p.risk.rate.per_client[level.index()];
+    let per_client = p.risk.rate.per_client[level];
     let denies = !p.risk.denied_networks.is_empty()
         && p.mode == crate::policy::Mode::Enforce
-        && p.requirements[level.index()].needs_identity();
+        && p.requirements[level].needs_identity();
     if per_client.is_none() && !denies {
         return None;
     }
@@ -366,7 +366,7 @@ fn evaluation_input<B>(
     level: Sensitivity,
     client_quota_checked: bool,
 ) -> (Request<B>, Input) {
-    let public = !p.requirements[level.index()].needs_identity();
+    let public = !p.requirements[level].needs_identity();
     let bearer = bearer_token(req.headers()).map(str::to_owned);
     let user_agent = req
         .headers()

@@ -104,10 +104,10 @@ impl PolicyFile {
             b.routes.push((r.method, r.path, r.sensitivity));
         }
         for (level, sec) in self.levels {
-            sec.apply(&mut b.requirements[level.index()]);
+            sec.apply(&mut b.requirements[level]);
         }
         for (level, mode) in self.fail_mode {
-            b.fail_modes[level.index()] = mode;
+            b.fail_modes[level] = mode;
         }
         self.step_up.apply(&mut b.step_up);
         self.inspection.apply(&mut b.inspection)?;
@@ -213,7 +213,7 @@ impl InspectionSection {
             ins.over_limit = v;
         }
         for (level, e) in self.budget {
-            let b = &mut ins.budgets[level.index()];
+            let b = &mut ins.budgets[level];
             b.units = e.units.unwrap_or(b.units);
             b.over = e.over.unwrap_or(b.over);
         }

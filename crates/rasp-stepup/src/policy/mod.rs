@@ -38,7 +38,7 @@ use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
 
 use crate::error::ConfigError;
-use crate::level::Sensitivity;
+use crate::level::{PerLevel, Sensitivity};
 
 /// What a sensitivity level requires of the caller's authentication.
 ///
@@ -136,13 +136,13 @@ impl Requirement {
     }
 }
 
-fn default_requirements() -> [Requirement; 4] {
-    [
+fn default_requirements() -> PerLevel<Requirement> {
+    PerLevel::new([
         Requirement::none(),
         Requirement::authenticated().risk_thresholds(60.0, 90.0),
         Requirement::step_up(["mfa"], Duration::from_secs(600)).risk_thresholds(40.0, 80.0),
         Requirement::step_up(["mfa"], Duration::from_secs(120)).risk_thresholds(30.0, 70.0),
-    ]
+    ])
 }
 
 /// Whether decisions are enforced or only reported.
@@ -200,8 +200,8 @@ pub struct Policy {
 pub(crate) struct PolicyInner {
     pub(crate) mode: Mode,
     pub(crate) default_sensitivity: Sensitivity,
-    pub(crate) requirements: [Requirement; 4],
-    pub(crate) fail_modes: [FailMode; 4],
+    pub(crate) requirements: PerLevel<Requirement>,
+    pub(crate) fail_modes: PerLevel<FailMode>,
     pub(crate) routes: RouteTable,
     pub(crate) tokens: Tokens,
     pub(crate) step_up: StepUpSettings,
@@ -327,7 +327,7 @@ impl Policy {
     /// The requirement of a sensitivity level.
     #[must_use]
     pub fn requirement(&self, level: Sensitivity) -> &Requirement {
-        &self.inner.requirements[level.index()]
+        &self.inner.requirements[level]
     }
 
     /// The sensitivity the route table (and the default) gives a request,
@@ -457,8 +457,8 @@ pub struct PolicyBuilder {
     routes: Vec<(String, String, Sensitivity)>,
     mode: Mode,
     default_sensitivity: Sensitivity,
-    requirements: [Requirement; 4],
-    fail_modes: [FailMode; 4],
+    requirements: PerLevel<Requirement>,
+    fail_modes: PerLevel<FailMode>,
     tokens: Option<TokenConfig>,
     step_up: StepUpSettings,
     stores: Option<Stores>,
@@ -477,12 +477,12 @@ impl Default for PolicyBuilder {
             mode: Mode::Enforce,
             default_sensitivity: Sensitivity::Authenticated,
             requirements: default_requirements(),
-            fail_modes: [
+            fail_modes: PerLevel::new([
                 FailMode::Open,
                 FailMode::Closed,
                 FailMode::Closed,
                 FailMode::Closed,
-            ],
+            ]),
             tokens: None,
             step_up: StepUpSettings::default(),
             stores: None,
@@ -530,7 +530,7 @@ impl PolicyBuilder {
 
     /// Replaces the requirement of one sensitivity level.
     pub fn requirement(mut self, level: Sensitivity, requirement: Requirement) -> Self {
-        self.requirements[level.index()] = requirement;
+        self.requirements[level] = requirement;
         self
     }
 
@@ -543,7 +543,7 @@ impl PolicyBuilder {
     /// What to do when a store fails on routes of `level`
     /// (default: open for public, closed otherwise).
     pub fn fail_mode(mut self, level: Sensitivity, mode: FailMode) -> Self {
-        self.fail_modes[level.index()] = mode;
+        self.fail_modes[level] = mode;
         self
     }
 
@@ -714,9 +714,9 @@ impl PolicyBuilder {
 
 /// High and critical levels authenticate; a `max_age` is positive and
 /// required with `acr_values`.
-fn validate_requirements(requirements: &[Requirement; 4]) -> Result<(), ConfigError> {
-    for (level, req) in Sensitivity::ALL.iter().zip(requirements) {
-        if *level >= Sensitivity::High && !req.authenticated {
+fn validate_requirements(requirements: &PerLevel<Requirement>) -> Result<(), ConfigError> {
+    for (level, req) in requirements.iter() {
+        if level >= Sensitivity::High && !req.authenticated {
             return Err(ConfigError::Invalid {
                 setting: "levels",
                 reason: format!("level {level} must require authentication"),

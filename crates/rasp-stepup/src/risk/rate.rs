@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::level::Sensitivity;
+use crate::level::{PerLevel, Sensitivity};
 
 /// A quota: `limit` requests per `window`, with bursts up to `limit`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,25 +37,25 @@ impl Quota {
 /// 30 / 15 for public / authenticated / high / critical.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateRules {
-    pub(crate) per_client: [Option<Quota>; 4],
-    pub(crate) per_subject: [Option<Quota>; 4],
+    pub(crate) per_client: PerLevel<Option<Quota>>,
+    pub(crate) per_subject: PerLevel<Option<Quota>>,
 }
 
 impl Default for RateRules {
     fn default() -> Self {
         Self {
-            per_client: [
+            per_client: PerLevel::new([
                 Some(Quota::per_minute(600)),
                 Some(Quota::per_minute(300)),
                 Some(Quota::per_minute(60)),
                 Some(Quota::per_minute(30)),
-            ],
-            per_subject: [
+            ]),
+            per_subject: PerLevel::new([
                 None,
                 Some(Quota::per_minute(300)),
                 Some(Quota::per_minute(30)),
                 Some(Quota::per_minute(15)),
-            ],
+            ]),
         }
     }
 }
@@ -65,22 +65,22 @@ impl RateRules {
     #[must_use]
     pub fn none() -> Self {
         Self {
-            per_client: [None; 4],
-            per_subject: [None; 4],
+            per_client: PerLevel::new([None; 4]),
+            per_subject: PerLevel::new([None; 4]),
         }
     }
 
     /// Sets the per-client-address quota of `level` (`None`: unlimited).
     #[must_use]
     pub fn per_client(mut self, level: Sensitivity, quota: Option<Quota>) -> Self {
-        self.per_client[level.index()] = quota;
+        self.per_client[level] = quota;
         self
     }
 
     /// Sets the per-subject quota of `level` (`None`: unlimited).
     #[must_use]
     pub fn per_subject(mut self, level: Sensitivity, quota: Option<Quota>) -> Self {
-        self.per_subject[level.index()] = quota;
+        self.per_subject[level] = quota;
         self
     }
 }
