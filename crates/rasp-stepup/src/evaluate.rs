@@ -6,7 +6,8 @@ use std::time::Duration;
 use crate::clock::{Timestamp, random_id};
 use crate::decide::{Risk, Verdict, verdict};
 use crate::decision::{Challenge, Decision, Rejection, RejectionKind};
-use crate::identity::{IdentityFuture, device_fingerprint};
+use crate::extract::{device_binding, risk_input};
+use crate::identity::IdentityFuture;
 use crate::level::Sensitivity;
 use crate::policy::{FailMode, Policy, PolicyInner, Requirement};
 use crate::risk::{
@@ -145,7 +146,7 @@ pub(crate) async fn verify_bearer(
     };
     let d = identity.data();
     if let Some(bound) = &d.device {
-        let here = device_fingerprint(user_agent);
+        let here = device_binding(user_agent);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             bound.as_bytes(),
             here.as_bytes(),
@@ -375,7 +376,7 @@ async fn challenge(
         id.clone(),
         identity.subject().to_owned(),
         identity.session().to_owned(),
-        device_fingerprint(user_agent),
+        device_binding(user_agent),
         level,
         req.acr_values.clone(),
         max_age,
@@ -493,7 +494,7 @@ impl Policy {
     ) -> Result<Assessment, StoreError> {
         let p = &self.inner;
         let now = p.clock.now();
-        let input = p.risk_input(&parts.headers, &parts.extensions, true);
+        let input = risk_input(p, &parts.headers, &parts.extensions, true);
         let subject = identity.subject();
         let (assessment, pending) = assess(&p.risk, &p.stores, subject, &input, now).await?;
         settle(&p.risk, &p.stores, subject, pending, false, now).await?;

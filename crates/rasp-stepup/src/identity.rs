@@ -71,25 +71,3 @@ impl fmt::Display for IdentityError {
 }
 
 impl std::error::Error for IdentityError {}
-
-/// The bearer token of `Authorization: Bearer <token>`, if well-formed.
-pub(crate) fn bearer_token(headers: &http::HeaderMap) -> Option<&str> {
-    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = token.trim();
-    (!token.is_empty()).then_some(token)
-}
-
-/// The device fingerprint challenges and elevated tokens are bound to:
-/// a hash of the `User-Agent`, so the raw string is never stored.
-pub(crate) fn device_fingerprint(user_agent: Option<&[u8]>) -> String {
-    use base64::Engine as _;
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(b"rasp-stepup device v1\0");
-    h.update(user_agent.unwrap_or_default());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&h.finalize()[..16])
-}

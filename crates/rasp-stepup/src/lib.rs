@@ -71,6 +71,7 @@ mod decide;
 mod decision;
 mod error;
 mod evaluate;
+mod extract;
 mod identity;
 pub mod inspect;
 mod join;

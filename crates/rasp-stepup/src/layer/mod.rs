@@ -38,7 +38,7 @@ use crate::decision::RejectionKind;
 use crate::error::ConfigError;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::evaluate::{budget_decision, injection_decision};
-use crate::identity::bearer_token;
+use crate::extract::{bearer_token, risk_input};
 use crate::inspect::{BodyKind, RequestFindings, body_kind, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::Policy;
@@ -372,7 +372,7 @@ fn evaluation_input<B>(
         .headers()
         .get(http::header::USER_AGENT)
         .map(|v| v.as_bytes().to_vec());
-    let risk = p.risk_input(req.headers(), req.extensions(), !public);
+    let risk = risk_input(p, req.headers(), req.extensions(), !public);
     let (parts, body) = req.into_parts();
     let custom = p.identity.as_ref().map(|x| x.identify(&parts));
     let input = Input {
@@ -493,10 +493,7 @@ where
             ..ctx.clone()
         });
         let policy = ctx.policy.clone();
-        let client_ip = policy
-            .inner
-            .risk_input(req.headers(), req.extensions(), false)
-            .ip;
+        let client_ip = risk_input(&policy.inner, req.headers(), req.extensions(), false).ip;
         let eval = Box::pin(async move {
             let now = ctx.policy.inner.clock.now();
             let ua = user_agent.as_deref();

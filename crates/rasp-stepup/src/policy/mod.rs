@@ -33,7 +33,7 @@ pub(crate) use routes::{RouteKey, RouteTable, parse_method};
 use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::identity::IdentityExtractor;
 use crate::inspect::{InspectionRules, Inspector};
-use crate::risk::{DeviceCookie, RiskInput, RiskRules};
+use crate::risk::{DeviceCookie, RiskRules};
 use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
 
@@ -403,33 +403,6 @@ impl PolicyInner {
             if !methods.contains(&m) {
                 methods.push(m);
             }
-        }
-    }
-
-    /// The request facts the risk engine reads. Device facts are only
-    /// computed for routes that assess a subject (`with_device`).
-    pub(crate) fn risk_input(
-        &self,
-        headers: &http::HeaderMap,
-        ext: &http::Extensions,
-        with_device: bool,
-    ) -> RiskInput {
-        let ip = crate::risk::client_ip(
-            crate::risk::peer_of(ext),
-            headers,
-            &self.risk.trusted_proxies,
-        );
-        if !with_device {
-            return RiskInput {
-                ip,
-                ..RiskInput::default()
-            };
-        }
-        RiskInput {
-            ip,
-            fingerprint: crate::risk::fingerprint(headers),
-            cookie_device: self.device_cookie.as_ref().and_then(|c| c.read(headers)),
-            injection: 0.0,
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{FactorContext, FactorOutcome, StepUpState};
 use crate::clock::random_id;
 use crate::evaluate::resolve_identity;
-use crate::identity::{bearer_token, device_fingerprint};
+use crate::extract::{bearer_token, device_binding, risk_input};
 use crate::outcome::{Outcome, retry_after_secs};
 use crate::respond::{invalid_token_header, problem_of, retry_after_value};
 use crate::store::{ChallengeAttempt, StoreError, SubjectGate};
@@ -241,7 +241,7 @@ impl StepUpState {
             .factor(&req.method)
             .ok_or(VerifyError::InvalidRequest("unsupported method"))?
             .clone();
-        let device = device_fingerprint(user_agent);
+        let device = device_binding(user_agent);
         let record = counted_challenge(p, &identity, &req.challenge_id, &device, now).await?;
         let ctx = FactorContext {
             policy: &self.policy,
@@ -264,7 +264,7 @@ impl StepUpState {
         p.stores.attempts.succeed(identity.subject(), now).await?;
         let elevation = mint(p, &identity, &record, factor.amr(), &device, now)?;
         // The context the factor was proven from is now the subject's own.
-        let input = p.risk_input(&parts.headers, &parts.extensions, true);
+        let input = risk_input(p, &parts.headers, &parts.extensions, true);
         crate::evaluate::confirm_step_up(&p.risk, &p.stores, identity.subject(), &input, now)
             .await?;
         Ok(elevation)
