@@ -58,7 +58,7 @@ pub(crate) struct StepUpContext {
 }
 
 pub(crate) fn incident(policy: &PolicyInner) -> String {
-    random_id(&*policy.random).unwrap_or_else(|_| "unavailable".into())
+    random_id(&*policy.rt.random).unwrap_or_else(|_| "unavailable".into())
 }
 
 pub(crate) fn reject(policy: &PolicyInner, kind: RejectionKind) -> Decision {
@@ -155,6 +155,7 @@ pub(crate) async fn verify_bearer(
         }
     }
     let revoked = policy
+        .rt
         .stores
         .revocation
         .is_revoked(&d.subject, d.token_id.as_deref(), d.issued_at, now)
@@ -191,7 +192,7 @@ pub(crate) async fn check_quota(
     now: Timestamp,
 ) -> Option<Decision> {
     let quota = quota?;
-    match p.stores.rate.check(&key, &quota, now).await {
+    match p.rt.stores.rate.check(&key, &quota, now).await {
         Ok(v) if !v.allowed => Some(rate_limited(p, scope, quota, v)),
         Ok(_) => None,
         Err(e) => match store_failed(p, level, &e) {
@@ -204,7 +205,7 @@ pub(crate) async fn check_quota(
 /// The outer layer's evaluation: quotas, identity, risk, requirement.
 pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     let p = &*policy.inner;
-    let now = p.clock.now();
+    let now = p.rt.clock.now();
     let level = input.level;
     let req = &p.requirements[level];
     if let Some(ip) = input.risk.ip.filter(|_| !input.client_quota_checked) {
@@ -264,13 +265,13 @@ async fn judge_subject(
     if let Some(d) = check_quota(p, level, "subject", key, quota, now).await {
         return (d, None);
     }
-    let (assessment, pending) = match assess(&p.risk, &p.stores, id.subject(), risk, now).await {
+    let (assessment, pending) = match assess(&p.risk, &p.rt.stores, id.subject(), risk, now).await {
         Ok(r) => r,
         Err(e) => return (store_failed(p, level, &e), None),
     };
     let decision = decide_with_risk(policy, id, level, &assessment, user_agent, now).await;
     let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
-    if let Err(e) = settle(&p.risk, &p.stores, id.subject(), pending, confirm, now).await {
+    if let Err(e) = settle(&p.risk, &p.rt.stores, id.subject(), pending, confirm, now).await {
         tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
     }
     (decision, Some(assessment))
@@ -362,7 +363,7 @@ async fn challenge(
     user_agent: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<Challenge, StoreError> {
-    let id = random_id(&*p.random).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let id = random_id(&*p.rt.random).map_err(|e| StoreError::Unavailable(e.to_string()))?;
     let ttl = p.step_up.challenge_ttl;
     // A level without an acr requirement (risk forced the challenge) asks
     // for what `high` asks.
@@ -382,7 +383,7 @@ async fn challenge(
         max_age,
         now.plus(ttl),
     );
-    p.stores.challenges.create(record, now).await?;
+    p.rt.stores.challenges.create(record, now).await?;
     Ok(Challenge {
         id,
         sensitivity: level,
@@ -390,7 +391,7 @@ async fn challenge(
         max_age,
         expires_in: ttl.as_secs(),
         verify_uri: p.step_up.verify_uri.clone(),
-        methods: p.factor_methods(),
+        methods: p.rt.factor_methods(),
     })
 }
 
@@ -493,11 +494,11 @@ impl Policy {
         parts: &http::request::Parts,
     ) -> Result<Assessment, StoreError> {
         let p = &self.inner;
-        let now = p.clock.now();
+        let now = p.rt.clock.now();
         let input = risk_input(p, &parts.headers, &parts.extensions, true);
         let subject = identity.subject();
-        let (assessment, pending) = assess(&p.risk, &p.stores, subject, &input, now).await?;
-        settle(&p.risk, &p.stores, subject, pending, false, now).await?;
+        let (assessment, pending) = assess(&p.risk, &p.rt.stores, subject, &input, now).await?;
+        settle(&p.risk, &p.rt.stores, subject, pending, false, now).await?;
         Ok(assessment)
     }
 }

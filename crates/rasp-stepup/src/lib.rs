@@ -81,6 +81,7 @@ mod outcome;
 mod policy;
 mod respond;
 pub mod risk;
+mod runtime;
 pub mod stepup;
 pub mod store;
 mod token;

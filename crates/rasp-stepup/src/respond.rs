@@ -180,7 +180,7 @@ pub(crate) fn log_outcome(
         _ => return log_decision(decision, level, route, subject, assessment, monitor),
     };
     let route = route.unwrap_or("<unmatched>");
-    match p.throttle_log.admit(p.clock.now().as_secs()) {
+    match p.rt.throttle_log.admit(p.rt.clock.now().as_secs()) {
         Some(quiet) => tracing::warn!(
             target: "rasp::decision",
             decision = r.kind.as_str(),

@@ -105,7 +105,7 @@ impl Finish {
         let policy = self.policy.clone();
         Some(Box::pin(async move {
             let p = &*policy.inner;
-            let now = p.clock.now();
+            let now = p.rt.clock.now();
             let mut keys = Vec::with_capacity(2);
             if auth {
                 keys.extend(ip.map(CounterKey::AuthFailuresOfClient));
@@ -119,7 +119,7 @@ impl Finish {
                 p.risk.not_found.1
             };
             for key in keys {
-                if let Err(e) = p.stores.counters.bump(&key, window, now).await {
+                if let Err(e) = p.rt.stores.counters.bump(&key, window, now).await {
                     tracing::warn!(target: "rasp::decision", error = %e, "could not count an answer of the app");
                 }
             }

@@ -352,7 +352,7 @@ fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Op
     let owned = policy.clone();
     Some(Address::Throttle(Box::pin(async move {
         let p = &*owned.inner;
-        let now = p.clock.now();
+        let now = p.rt.clock.now();
         let key = crate::store::RateKey::Client(level, ip);
         evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
     })))
@@ -394,7 +394,7 @@ fn device_cookie_to_set(
     public: bool,
 ) -> Option<http::HeaderValue> {
     match (&p.device_cookie, &input.risk.cookie_device) {
-        (Some(dc), None) if !public => crate::clock::random_id(&*p.random)
+        (Some(dc), None) if !public => crate::clock::random_id(&*p.rt.random)
             .ok()
             .and_then(|id| http::HeaderValue::try_from(dc.issue(&id)).ok()),
         _ => None,
@@ -495,7 +495,7 @@ where
         let policy = ctx.policy.clone();
         let client_ip = risk_input(&policy.inner, req.headers(), req.extensions(), false).ip;
         let eval = Box::pin(async move {
-            let now = ctx.policy.inner.clock.now();
+            let now = ctx.policy.inner.rt.clock.now();
             let ua = user_agent.as_deref();
             let decision = match (&ctx.identity, &ctx.assessment) {
                 (Some(id), Some(a)) => {

@@ -34,6 +34,7 @@ use crate::clock::{Clock, OsRandom, Random, SystemClock};
 use crate::identity::IdentityExtractor;
 use crate::inspect::{InspectionRules, Inspector};
 use crate::risk::{DeviceCookie, RiskRules};
+use crate::runtime::{Runtime, ThrottleLog};
 use crate::store::{Stores, SubjectLimits};
 use crate::token::{TokenConfig, Tokens};
 
@@ -205,48 +206,12 @@ pub(crate) struct PolicyInner {
     pub(crate) routes: RouteTable,
     pub(crate) tokens: Tokens,
     pub(crate) step_up: StepUpSettings,
-    pub(crate) stores: Stores,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) random: Arc<dyn Random>,
     pub(crate) identity: Option<Arc<dyn IdentityExtractor>>,
     pub(crate) risk: RiskRules,
     pub(crate) device_cookie: Option<DeviceCookie>,
     pub(crate) inspector: Inspector,
-    pub(crate) throttle_log: ThrottleLog,
-    /// The factor methods the companion routes accept, as their
-    /// [`StepUpState`](crate::StepUpState)s register them: what challenges
-    /// advertise.
-    pub(crate) methods: std::sync::RwLock<Vec<&'static str>>,
-}
-
-/// At most one warning a second for throttled requests: a client that
-/// keeps hammering past its quota must not turn every 429 into a log line.
-/// The first throttled request of each second (by the policy's clock) is
-/// logged as a warning with the number of throttled requests since the
-/// last warning; the others go to `debug`.
-#[derive(Debug, Default)]
-pub(crate) struct ThrottleLog {
-    second: std::sync::atomic::AtomicU64,
-    quiet: std::sync::atomic::AtomicU64,
-}
-
-impl ThrottleLog {
-    /// `Some(quiet since the last warning)` when this throttled request
-    /// gets the warning of second `now`.
-    pub(crate) fn admit(&self, now: u64) -> Option<u64> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let last = self.second.load(Relaxed);
-        if last != now
-            && self
-                .second
-                .compare_exchange(last, now, Relaxed, Relaxed)
-                .is_ok()
-        {
-            return Some(self.quiet.swap(0, Relaxed));
-        }
-        self.quiet.fetch_add(1, Relaxed);
-        None
-    }
+    /// The shared state: stores, clock, randomness, what is counted.
+    pub(crate) rt: Runtime,
 }
 
 impl fmt::Debug for Policy {
@@ -276,11 +241,11 @@ impl Policy {
         session: &str,
         ttl: std::time::Duration,
     ) -> Result<String, crate::token::TokenError> {
-        let jti = crate::clock::random_id(&*self.inner.random)
+        let jti = crate::clock::random_id(&*self.inner.rt.random)
             .map_err(|_| crate::token::TokenError::Signing)?;
         self.inner
             .tokens
-            .mint_access_token(subject, session, ttl, self.inner.clock.now(), &jti)
+            .mint_access_token(subject, session, ttl, self.inner.rt.clock.now(), &jti)
     }
 
     /// Revokes every token of `subject` issued until now (log out everywhere).
@@ -290,9 +255,9 @@ impl Policy {
     /// When the store fails.
     pub async fn revoke_subject(&self, subject: &str) -> Result<(), crate::store::StoreError> {
         let p = &self.inner;
-        p.stores
+        p.rt.stores
             .revocation
-            .revoke_subject(subject, p.tokens.revocation_ttl(), p.clock.now())
+            .revoke_subject(subject, p.tokens.revocation_ttl(), p.rt.clock.now())
             .await
     }
 
@@ -303,12 +268,12 @@ impl Policy {
     /// When the store fails.
     pub async fn revoke_token(&self, jti: &str, exp: u64) -> Result<(), crate::store::StoreError> {
         let p = &self.inner;
-        p.stores
+        p.rt.stores
             .revocation
             .revoke_token(
                 jti,
                 crate::clock::Timestamp::from_secs(exp.saturating_add(300)),
-                p.clock.now(),
+                p.rt.clock.now(),
             )
             .await
     }
@@ -351,13 +316,13 @@ impl Policy {
     /// The stores.
     #[must_use]
     pub fn stores(&self) -> &Stores {
-        &self.inner.stores
+        &self.inner.rt.stores
     }
 
     /// The clock decisions are made with.
     #[must_use]
     pub fn clock(&self) -> &dyn Clock {
-        &*self.inner.clock
+        &*self.inner.rt.clock
     }
 
     /// How often each exclusion matched so far.
@@ -389,23 +354,6 @@ impl Policy {
 }
 
 impl PolicyInner {
-    /// The factor methods a challenge advertises (none until a
-    /// `StepUpState` registers its factors).
-    pub(crate) fn factor_methods(&self) -> Vec<String> {
-        let methods = self.methods.read().unwrap_or_else(|e| e.into_inner());
-        methods.iter().map(|m| (*m).to_owned()).collect()
-    }
-
-    /// Records the methods of `factors` (kept: methods already known).
-    pub(crate) fn register_methods(&self, factors: impl IntoIterator<Item = &'static str>) {
-        let mut methods = self.methods.write().unwrap_or_else(|e| e.into_inner());
-        for m in factors {
-            if !methods.contains(&m) {
-                methods.push(m);
-            }
-        }
-    }
-
     /// (sensitivity, template) of a request.
     pub(crate) fn sensitivity<'a>(
         &'a self,
@@ -671,15 +619,17 @@ impl PolicyBuilder {
                 routes,
                 tokens,
                 step_up: self.step_up,
-                stores: self.stores.unwrap_or_default(),
-                clock: self.clock,
-                random: self.random,
                 identity: self.identity,
                 risk: self.risk,
                 device_cookie,
                 inspector: Inspector::new(self.inspection),
-                throttle_log: ThrottleLog::default(),
-                methods: std::sync::RwLock::default(),
+                rt: Runtime {
+                    stores: self.stores.unwrap_or_default(),
+                    clock: self.clock,
+                    random: self.random,
+                    throttle_log: ThrottleLog::default(),
+                    methods: std::sync::RwLock::default(),
+                },
             }),
         })
     }
@@ -776,26 +726,4 @@ fn device_cookie(
         }
     };
     Ok(DeviceCookie::new(name.to_owned(), key))
-}
-
-#[cfg(test)]
-mod throttle_log_tests {
-    use super::ThrottleLog;
-
-    #[test]
-    fn throttled_requests_warn_once_a_second_and_count_the_rest() {
-        let log = ThrottleLog::default();
-        assert_eq!(log.admit(1_800_000_000), Some(0));
-        assert_eq!(log.admit(1_800_000_000), None);
-        assert_eq!(log.admit(1_800_000_000), None);
-        assert_eq!(log.admit(1_800_000_001), Some(2));
-        assert_eq!(log.admit(1_800_000_001), None);
-        assert_eq!(log.admit(1_800_000_005), Some(1));
-        // 1,000 threads' worth of calls in one second: one warning
-        let warnings = (0..1_000)
-            .filter(|_| log.admit(1_800_000_006).is_some())
-            .count();
-        assert_eq!(warnings, 1);
-        assert_eq!(log.admit(1_800_000_007), Some(999));
-    }
 }

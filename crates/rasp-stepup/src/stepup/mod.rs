@@ -53,7 +53,7 @@ impl FactorContext<'_> {
     ///
     /// When the replay store fails (the verification then answers 503).
     pub async fn claim_once(&self, token: u64, ttl: Duration) -> Result<bool, StoreError> {
-        let replay = &self.policy.inner.stores.replay;
+        let replay = &self.policy.inner.rt.stores.replay;
         if self.method == "totp" {
             return replay.claim_step(self.subject, token, ttl, self.now).await;
         }
@@ -112,7 +112,7 @@ impl StepUpState {
     /// State for `policy` with the TOTP factor reading `totp_secrets`.
     pub fn new(policy: Policy, totp_secrets: impl TotpSecrets) -> Self {
         let totp = TotpFactor::new(totp_secrets);
-        policy.inner.register_methods([totp.method()]);
+        policy.inner.rt.register_methods([totp.method()]);
         Self {
             policy,
             factors: Arc::new(vec![Arc::new(totp)]),
@@ -128,7 +128,7 @@ impl StepUpState {
             .filter(|f| f.method() != factor.method())
             .cloned()
             .collect();
-        self.policy.inner.register_methods([factor.method()]);
+        self.policy.inner.rt.register_methods([factor.method()]);
         factors.push(Arc::new(factor));
         Self {
             policy: self.policy,
@@ -149,8 +149,14 @@ impl StepUpState {
     ///
     /// When the store fails.
     pub async fn unlock(&self, subject: &str) -> Result<(), StoreError> {
-        let now = self.policy.inner.clock.now();
-        self.policy.inner.stores.attempts.unlock(subject, now).await
+        let now = self.policy.inner.rt.clock.now();
+        self.policy
+            .inner
+            .rt
+            .stores
+            .attempts
+            .unlock(subject, now)
+            .await
     }
 
     pub(crate) fn factor(&self, method: &str) -> Option<&Arc<dyn Factor>> {

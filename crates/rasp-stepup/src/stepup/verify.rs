@@ -225,7 +225,7 @@ impl StepUpState {
         body: &[u8],
     ) -> Result<Elevation, VerifyError> {
         let p = &*self.policy.inner;
-        let now = p.clock.now();
+        let now = p.rt.clock.now();
         let user_agent = parts
             .headers
             .get(http::header::USER_AGENT)
@@ -258,14 +258,17 @@ impl StepUpState {
                 });
             }
         }
-        if !p.stores.challenges.consume(&record.id, now).await? {
+        if !p.rt.stores.challenges.consume(&record.id, now).await? {
             return Err(VerifyError::InvalidChallenge);
         }
-        p.stores.attempts.succeed(identity.subject(), now).await?;
+        p.rt.stores
+            .attempts
+            .succeed(identity.subject(), now)
+            .await?;
         let elevation = mint(p, &identity, &record, factor.amr(), &device, now)?;
         // The context the factor was proven from is now the subject's own.
         let input = risk_input(p, &parts.headers, &parts.extensions, true);
-        crate::evaluate::confirm_step_up(&p.risk, &p.stores, identity.subject(), &input, now)
+        crate::evaluate::confirm_step_up(&p.risk, &p.rt.stores, identity.subject(), &input, now)
             .await?;
         Ok(elevation)
     }
@@ -294,12 +297,13 @@ async fn counted_challenge(
     let subject = identity.subject();
     let limits = &p.step_up.subject_limits;
     if let SubjectGate::Locked { retry_after, .. } =
-        p.stores.attempts.begin(subject, limits, now).await?
+        p.rt.stores.attempts.begin(subject, limits, now).await?
     {
         return Err(VerifyError::Locked { retry_after });
     }
     let max = p.step_up.max_attempts;
     let record = match p
+        .rt
         .stores
         .challenges
         .attempt(challenge_id, subject, identity.session(), max, now)
@@ -332,7 +336,7 @@ fn mint(
         .cloned()
         .unwrap_or_else(|| "mfa".into());
     let amr: Vec<String> = amr.iter().map(|s| (*s).to_owned()).collect();
-    let jti = random_id(&*p.random)
+    let jti = random_id(&*p.rt.random)
         .map_err(|e| VerifyError::from(StoreError::Unavailable(e.to_string())))?;
     let grant = ElevationGrant {
         subject: identity.subject(),
