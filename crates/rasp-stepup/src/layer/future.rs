@@ -263,7 +263,7 @@ where
 /// A decision taken before the evaluation (the address stage, the body):
 /// in enforce mode a rejection answers at once, in monitor mode the request
 /// goes on carrying it; either way it is logged once.
-fn settle_early<R: From<Bytes>>(
+pub(super) fn settle_early<R: From<Bytes>>(
     decision: Option<Decision>,
     monitor: bool,
     log: impl FnOnce(&Decision, bool),
@@ -283,7 +283,7 @@ fn settle_early<R: From<Bytes>>(
 }
 
 /// What [`settle_early`] makes of a decision.
-enum Early<R> {
+pub(super) enum Early<R> {
     /// Answer with this.
     Answer(Response<R>),
     /// Go on, carrying the monitored decision if any.

@@ -209,9 +209,14 @@ where
         }
     }
     // Inspect: path, query, headers, cookies (bodies below).
-    let (head, pre) = match inspect_head(p, &req, level, template, quota.flatten()) {
-        Ok(inspected) => inspected,
-        Err(d) => return ResponseFuture::respond(respond(*d)),
+    let (head, found) = inspect_head(p, &req, level, template);
+    let monitor = p.mode == crate::policy::Mode::Monitor;
+    let pre = match future::settle_early(found, monitor, |d, m| {
+        log_decision(d, level, template, None, None, m);
+    }) {
+        future::Early::Answer(res) => return ResponseFuture::respond(res),
+        // in monitor mode the head's decision is carried, else the quota's
+        future::Early::GoOn(carried) => carried.or(quota.flatten()),
     };
     let inspect_body = body_to_inspect(p, &req);
     let public = !p.requirements[level].needs_identity();
@@ -283,32 +288,19 @@ where
 }
 
 /// Inspects the request head (path, query, headers, cookies) within the
-/// level's budget. An injection or a spent budget is logged; `Err` answers
-/// it (enforce mode), in monitor mode it goes on as the carried decision
-/// (after `pre`, the address stage's).
+/// level's budget: the findings, and an injection or a spent budget to
+/// decide on.
 fn inspect_head<B>(
     p: &crate::policy::PolicyInner,
     req: &Request<B>,
     level: Sensitivity,
     template: Option<&str>,
-    pre: Option<crate::decision::Decision>,
-) -> Result<(RequestFindings, Option<crate::decision::Decision>), Box<crate::decision::Decision>> {
-    let monitor = p.mode == crate::policy::Mode::Monitor;
+) -> (RequestFindings, Option<crate::decision::Decision>) {
     let units = p.inspector.rules.budgets[level].units;
     let head = p.inspector.head(template, req.uri(), req.headers(), units);
     let found = injection_decision(p, &head.findings)
         .or_else(|| budget_decision(p, level, template, &head));
-    match found {
-        None => Ok((head, pre)),
-        Some(d) => {
-            log_decision(&d, level, template, None, None, monitor);
-            if monitor {
-                Ok((head, Some(d)))
-            } else {
-                Err(Box::new(d))
-            }
-        }
-    }
+    (head, found)
 }
 
 /// The kind of body to read and inspect, if any.
