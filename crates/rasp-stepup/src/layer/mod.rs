@@ -193,10 +193,7 @@ where
                 return ResponseFuture::respond(respond(d));
             }
             Some(Address::Throttle(check)) => {
-                // The ready service goes into the future; a fresh clone stays.
-                let clone = service.clone();
-                let inner = std::mem::replace(service, clone);
-                let resume = start::<S, ReqBody, ResBody>;
+                let (inner, resume) = (take_ready(service), start::<S, ReqBody, ResBody>);
                 return ResponseFuture::throttling(
                     check,
                     inner,
@@ -247,11 +244,15 @@ where
         set_cookie: device_cookie_to_set(p, &input, public),
         pre,
     };
-    // The ready service goes into the future; a fresh clone stays here.
-    let clone = service.clone();
-    let inner = std::mem::replace(service, clone);
     let body = inspect_body.map(|kind| (kind, head.left, head.over_budget));
-    after_head(inner, req, input, meta, body)
+    after_head(take_ready(service), req, input, meta, body)
+}
+
+/// The ready service, for a future to call; a fresh clone stays in its
+/// place (tower's rule for services polled ready).
+fn take_ready<S: Clone>(service: &mut S) -> S {
+    let clone = service.clone();
+    std::mem::replace(service, clone)
 }
 
 /// The request goes on to the body stage (`body`: its kind, the budget
