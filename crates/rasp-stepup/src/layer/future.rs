@@ -114,9 +114,9 @@ impl Finish {
                 keys.extend(ip.map(CounterKey::NotFoundOfClient));
             }
             let window = if auth {
-                p.risk.auth_failures.1
+                p.risk.auth_failures.window
             } else {
-                p.risk.not_found.1
+                p.risk.not_found.window
             };
             for key in keys {
                 if let Err(e) = p.rt.stores.counters.bump(&key, window, now).await {

@@ -423,6 +423,19 @@ fn network_key(ip: IpAddr) -> u32 {
     h.finish() as u32
 }
 
+/// A burst: this many events within the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Burst {
+    pub(crate) count: u32,
+    pub(crate) window: Duration,
+}
+
+impl Burst {
+    const fn new(count: u32, window: Duration) -> Self {
+        Self { count, window }
+    }
+}
+
 /// Risk settings. `RiskRules::default()` is on with sensible weights; no
 /// location source until one is given.
 #[derive(Clone)]
@@ -435,9 +448,9 @@ pub struct RiskRules {
     pub(crate) denied_networks: Vec<IpNet>,
     pub(crate) max_speed_kmh: f64,
     pub(crate) learning_sightings: u32,
-    pub(crate) multi_ip: (u32, Duration),
-    pub(crate) auth_failures: (u32, Duration),
-    pub(crate) not_found: (u32, Duration),
+    pub(crate) multi_ip: Burst,
+    pub(crate) auth_failures: Burst,
+    pub(crate) not_found: Burst,
     pub(crate) baseline_factor: f32,
     pub(crate) baseline_floor: f32,
     weights: Vec<(SignalCode, f32)>,
@@ -472,9 +485,9 @@ impl Default for RiskRules {
             denied_networks: Vec::new(),
             max_speed_kmh: 900.0,
             learning_sightings: 3,
-            multi_ip: (4, Duration::from_secs(600)),
-            auth_failures: (10, Duration::from_secs(300)),
-            not_found: (30, Duration::from_secs(60)),
+            multi_ip: Burst::new(4, Duration::from_secs(600)),
+            auth_failures: Burst::new(10, Duration::from_secs(300)),
+            not_found: Burst::new(30, Duration::from_secs(60)),
             baseline_factor: 10.0,
             baseline_floor: 30.0,
             weights: vec![
@@ -546,20 +559,20 @@ impl RiskRules {
     /// Distinct networks (/24, /48) per subject within `window` that make a
     /// burst (default 4 in 10 min).
     pub fn multi_ip_burst(mut self, networks: u32, window: Duration) -> Self {
-        self.multi_ip = (networks, window);
+        self.multi_ip = Burst::new(networks, window);
         self
     }
 
     /// 401/403 answers per client or subject within `window` that make a
     /// burst (default 10 in 5 min).
     pub fn auth_failure_burst(mut self, count: u32, window: Duration) -> Self {
-        self.auth_failures = (count, window);
+        self.auth_failures = Burst::new(count, window);
         self
     }
 
     /// 404 answers per client within `window` that make a burst (default 30 in 1 min).
     pub fn not_found_burst(mut self, count: u32, window: Duration) -> Self {
-        self.not_found = (count, window);
+        self.not_found = Burst::new(count, window);
         self
     }
 
@@ -747,7 +760,10 @@ fn network_signals(
     a: &mut Assessment,
 ) {
     let secs = u32::try_from(now.as_secs()).unwrap_or(u32::MAX);
-    let (threshold, window) = rules.multi_ip;
+    let Burst {
+        count: threshold,
+        window,
+    } = rules.multi_ip;
     let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
     hist.networks
         .retain(|(_, at)| secs.saturating_sub(*at) < window);
@@ -769,11 +785,10 @@ fn behaviour_signals(
     now: Timestamp,
     a: &mut Assessment,
 ) {
-    let (limit, _) = rules.auth_failures;
-    if bursts.failures_of_subject.max(bursts.failures_of_client) >= limit {
+    if bursts.failures_of_subject.max(bursts.failures_of_client) >= rules.auth_failures.count {
         a.push(SignalCode::AuthFailureBurst, 1.0, rules);
     }
-    if bursts.not_found_of_client >= rules.not_found.0 {
+    if bursts.not_found_of_client >= rules.not_found.count {
         a.push(SignalCode::NotFoundBurst, 1.0, rules);
     }
     let minute = now.as_secs() / 60;
