@@ -228,11 +228,10 @@ macro_rules! dangerous_tags {
     };
 }
 
-/// A pattern row: id, class, level, confidence, severity, view, scope,
-/// pattern, then at least one value it catches and one benign twin.
-macro_rules! rule {
-    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $view:expr, $scope:expr, $pat:expr,
-     catches [$($catch:expr),+ $(,)?], passes [$($pass:expr),+ $(,)?] $(,)?) => {
+/// One row of the table, whatever its matcher.
+macro_rules! row {
+    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $scope:expr, $matcher:expr,
+     [$($catch:expr),+], [$($pass:expr),+]) => {
         Rule {
             id: $id,
             class: $class,
@@ -240,10 +239,20 @@ macro_rules! rule {
             confidence: $conf,
             severity: $sev,
             scope: $scope,
-            matcher: Matcher::Pattern { view: $view, pattern: $pat },
+            matcher: $matcher,
             catches: &[$($catch),+],
             passes: &[$($pass),+],
         }
+    };
+}
+
+/// A pattern row: id, class, level, confidence, severity, view, scope,
+/// pattern, then at least one value it catches and one benign twin.
+macro_rules! rule {
+    ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $view:expr, $scope:expr, $pat:expr,
+     catches [$($catch:expr),+ $(,)?], passes [$($pass:expr),+ $(,)?] $(,)?) => {
+        row!($id, $class, $level, $conf, $sev, $scope,
+            Matcher::Pattern { view: $view, pattern: $pat }, [$($catch),+], [$($pass),+])
     };
 }
 
@@ -252,17 +261,8 @@ macro_rules! rule {
 macro_rules! code_rule {
     ($id:literal, $class:expr, $level:literal, $conf:expr, $sev:literal, $scope:expr, $check:expr,
      catches [$($catch:expr),+ $(,)?], passes [$($pass:expr),+ $(,)?] $(,)?) => {
-        Rule {
-            id: $id,
-            class: $class,
-            level: $level,
-            confidence: $conf,
-            severity: $sev,
-            scope: $scope,
-            matcher: Matcher::Code($check),
-            catches: &[$($catch),+],
-            passes: &[$($pass),+],
-        }
+        row!($id, $class, $level, $conf, $sev, $scope, Matcher::Code($check),
+            [$($catch),+], [$($pass),+])
     };
 }
 

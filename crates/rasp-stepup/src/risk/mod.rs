@@ -1000,25 +1000,16 @@ mod tests {
     #[test]
     fn only_a_confirmed_request_is_remembered() {
         let rules = RiskRules::default();
-        let (_, pending) = score(
-            &rules,
-            known(7),
-            Bursts::default(),
-            &input(Some("198.51.100.7"), 8),
-            at(NOW),
-        );
-        let kept = remembered(pending, false, at(NOW));
+        let after = |confirm: bool| {
+            let new_device = input(Some("198.51.100.7"), 8);
+            let (_, pending) = score(&rules, known(7), Bursts::default(), &new_device, at(NOW));
+            remembered(pending, confirm, at(NOW))
+        };
+        let kept = after(false);
         assert_eq!(kept.sightings, 10);
         assert!(!kept.devices.contains(&8));
         assert_eq!(kept.minute_count, 1, "the counters are saved either way");
-        let (_, pending) = score(
-            &rules,
-            known(7),
-            Bursts::default(),
-            &input(Some("198.51.100.7"), 8),
-            at(NOW),
-        );
-        let confirmed = remembered(pending, true, at(NOW));
+        let confirmed = after(true);
         assert_eq!(confirmed.sightings, 11);
         assert!(confirmed.devices.contains(&8) && confirmed.devices.contains(&7));
     }
