@@ -653,8 +653,6 @@ const MAX_GATE_WEIGHT: f64 = 0.012;
 /// Gate positions kept per pattern and search; past it the gate stops
 /// filtering (memory stays bounded whatever the value).
 const MAX_GATE_HITS: usize = 4096;
-/// Prefix hits buffered per search.
-const MAX_ANCHOR_HITS: usize = 16 * 1024;
 
 /// How a member of a group is searched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -676,13 +674,15 @@ pub(crate) struct Group {
     /// Per member: whether its gate is worth checking (selective enough to
     /// save more anchored runs than its literals cost to find).
     gated: Vec<bool>,
-    /// Every prefix literal of every anchor-driven member and every gate
-    /// literal worth checking: one pass finds both.
-    literals: Option<AhoCorasick>,
-    /// Per literal: the member positions it anchors.
-    owners: Vec<Vec<usize>>,
-    /// Per literal: the member positions it gates.
+    /// Every gate literal worth checking: the first pass finds them all,
+    /// so that the second knows, at each prefix, whether a gate allows it.
+    gates: Option<AhoCorasick>,
+    /// Per gate literal: the member positions it gates.
     gate_owners: Vec<Vec<usize>>,
+    /// Every prefix literal of every anchor-driven member: the second pass.
+    prefixes: Option<AhoCorasick>,
+    /// Per prefix literal: the member positions it anchors.
+    owners: Vec<Vec<usize>>,
     /// Members anchored at offset 0 whatever the bytes, and without a gate
     /// worth checking.
     at_start: Vec<usize>,
@@ -718,12 +718,6 @@ pub(crate) struct Scratch {
     saturated: Vec<bool>,
     /// Member positions whose gate literals were met in this search.
     touched: Vec<usize>,
-    /// Per pattern: the earliest prefix hit left to one pass at the end.
-    overflow: Vec<usize>,
-    /// Member positions with such a pass.
-    overflowed: Vec<usize>,
-    /// Prefix hits waiting for the gates: (member position, offset).
-    anchors: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -736,7 +730,6 @@ impl Scratch {
             self.epoch = 1;
         }
         self.touched.clear();
-        self.overflowed.clear();
     }
 
     /// Pattern `m`'s entries for this search, reset on first use.
@@ -748,7 +741,6 @@ impl Scratch {
             self.last[m] = usize::MAX;
             self.hits[m].clear();
             self.saturated[m] = false;
-            self.overflow[m] = usize::MAX;
         }
     }
 }
@@ -768,21 +760,17 @@ pub(crate) struct Patterns {
     pool: ScratchPool,
 }
 
-fn literal_index(
-    lits: &mut Vec<Vec<u8>>,
-    owners: &mut Vec<Vec<usize>>,
-    gate_owners: &mut Vec<Vec<usize>>,
-    bytes: &[u8],
-) -> usize {
-    match lits.iter().position(|l| l == bytes) {
+/// Adds member `pos` as an owner of literal `bytes` (added if new).
+fn own(lits: &mut Vec<Vec<u8>>, owners: &mut Vec<Vec<usize>>, bytes: &[u8], pos: usize) {
+    let id = match lits.iter().position(|l| l == bytes) {
         Some(id) => id,
         None => {
             lits.push(bytes.to_vec());
             owners.push(Vec::new());
-            gate_owners.push(Vec::new());
             lits.len() - 1
         }
-    }
+    };
+    owners[id].push(pos);
 }
 
 /// Literals up to which a group's automaton is a DFA (its tables still
@@ -833,9 +821,6 @@ impl Patterns {
                 hits: vec![Vec::new(); n],
                 saturated: vec![false; n],
                 touched: Vec::new(),
-                overflow: vec![usize::MAX; n],
-                overflowed: Vec::new(),
-                anchors: Vec::new(),
             }
         }));
         Self {
@@ -853,9 +838,8 @@ impl Patterns {
             .into_iter()
             .flat_map(|m| self.branches[m].clone())
             .collect();
-        let mut lits: Vec<Vec<u8>> = Vec::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
-        let mut gate_owners: Vec<Vec<usize>> = Vec::new();
+        let (mut gate_lits, mut gate_owners) = (Vec::new(), Vec::new());
+        let (mut prefix_lits, mut owners) = (Vec::new(), Vec::new());
         let mut at_start = Vec::new();
         let mut modes = Vec::with_capacity(members.len());
         let mut gated = Vec::with_capacity(members.len());
@@ -888,8 +872,7 @@ impl Patterns {
             gated.push(worth);
             if let Some(g) = p.gate.as_ref().filter(|_| worth) {
                 for bytes in &g.literals {
-                    let id = literal_index(&mut lits, &mut owners, &mut gate_owners, bytes);
-                    gate_owners[id].push(pos);
+                    own(&mut gate_lits, &mut gate_owners, bytes, pos);
                 }
             }
             if mode == Mode::Anchor
@@ -899,8 +882,7 @@ impl Patterns {
                     at_start.push(pos);
                 }
                 for bytes in &a.literals {
-                    let id = literal_index(&mut lits, &mut owners, &mut gate_owners, bytes);
-                    owners[id].push(pos);
+                    own(&mut prefix_lits, &mut owners, bytes, pos);
                 }
             }
         }
@@ -927,9 +909,10 @@ impl Patterns {
             scans,
             modes,
             gated,
-            literals: automaton(&lits),
-            owners,
+            gates: automaton(&gate_lits),
             gate_owners,
+            prefixes: automaton(&prefix_lits),
+            owners,
             at_start,
             at_start_flag,
             reach,
@@ -973,16 +956,11 @@ impl Patterns {
         scratch.begin();
         // Anchored work per pattern before one unanchored pass takes over.
         let cap = 2 * hay.len() + 64;
-        // One pass finds gate literals and prefixes. Prefix hits wait for
-        // the gates to be known (a gate literal after the prefix decides);
-        // past the buffer they run unfiltered, which costs time, never a
-        // match.
-        let mut anchors = std::mem::take(&mut scratch.anchors);
-        anchors.clear();
-        if let Some(ac) = &group.literals {
+        // First pass: where every gate literal worth checking occurs. A
+        // gated member none of whose literals occurs never runs.
+        if let Some(ac) = &group.gates {
             for hit in ac.find_overlapping_iter(hay) {
-                let id = hit.pattern().as_usize();
-                for &pos in &group.gate_owners[id] {
+                for &pos in &group.gate_owners[hit.pattern().as_usize()] {
                     let m = group.members[pos];
                     if scratch.stamp[m] != scratch.epoch {
                         scratch.fresh(m, self.owner[m], wanted);
@@ -997,35 +975,10 @@ impl Patterns {
                         scratch.hits[m].push(hit.start());
                     }
                 }
-                let at = hit.start();
-                for &pos in &group.owners[id] {
-                    if self.inside_run(group.members[pos], hay, at) {
-                        continue;
-                    }
-                    if anchors.len() >= MAX_ANCHOR_HITS {
-                        self.flush(
-                            group,
-                            scratch,
-                            &mut anchors,
-                            hit.end(),
-                            hay,
-                            cap,
-                            found,
-                            wanted,
-                        );
-                    }
-                    if anchors.len() < MAX_ANCHOR_HITS {
-                        anchors.push((pos, hit.start()));
-                    } else {
-                        let m = group.members[pos];
-                        scratch.fresh(m, self.owner[m], wanted);
-                        self.try_at(scratch, m, hay, hit.start(), cap, found);
-                    }
-                }
             }
         }
         // Members whose gate literal was met: order their hits, and run the
-        // gate-driven ones. A gated member never met has no match.
+        // gate-driven ones.
         let touched = std::mem::take(&mut scratch.touched);
         for &pos in &touched {
             let m = group.members[pos];
@@ -1069,82 +1022,24 @@ impl Patterns {
             scratch.fresh(m, self.owner[m], wanted);
             self.try_at(scratch, m, hay, 0, cap, found);
         }
-        for &(pos, at) in &anchors {
-            let m = group.members[pos];
-            if Self::gate_allows(group, scratch, pos, m, at) {
-                scratch.fresh(m, self.owner[m], wanted);
-                self.try_at(scratch, m, hay, at, cap, found);
-            }
-        }
-        scratch.anchors = anchors;
-        let overflowed = std::mem::take(&mut scratch.overflowed);
-        for &pos in &overflowed {
-            let m = group.members[pos];
-            let from = scratch.overflow[m];
-            let followed =
-                scratch.saturated[m] || scratch.hits[m].last().is_some_and(|&q| q >= from);
-            if !scratch.done[m] && followed {
-                self.scan(scratch, m, hay, from, found);
-            }
-        }
-        scratch.overflowed = overflowed;
-    }
-
-    /// Settles the buffered prefix hits whose gate is already known, while
-    /// the literal pass is at `end` (every gate literal that begins more
-    /// than [`MAX_GATE_LEN`] bytes before it has been seen): those the gate
-    /// allows run, those it can no longer allow are dropped, the rest stay.
-    /// Keeps a long run of prefixes (64 KiB of quotes) filtered by the gates
-    /// with a bounded buffer.
-    #[allow(clippy::too_many_arguments)]
-    fn flush(
-        &self,
-        group: &Group,
-        scratch: &mut Scratch,
-        anchors: &mut Vec<(usize, usize)>,
-        end: usize,
-        hay: &[u8],
-        cap: usize,
-        found: &mut Vec<(usize, usize, usize)>,
-        wanted: &dyn Fn(usize) -> bool,
-    ) {
-        for &pos in &scratch.touched {
-            let m = group.members[pos];
-            scratch.hits[m].sort_unstable();
-            scratch.hits[m].dedup();
-        }
-        let mut kept = 0;
-        for i in 0..anchors.len() {
-            let (pos, at) = anchors[i];
-            let m = group.members[pos];
-            if scratch.stamp[m] == scratch.epoch && scratch.done[m] {
-                continue;
-            }
-            if Self::gate_allows(group, scratch, pos, m, at) {
-                scratch.fresh(m, self.owner[m], wanted);
-                self.try_at(scratch, m, hay, at, cap, found);
-                continue;
-            }
-            let settled = group.reach[pos].is_some_and(|r| at + r + MAX_GATE_LEN < end);
-            if !settled {
-                anchors[kept] = (pos, at);
-                kept += 1;
-            }
-        }
-        anchors.truncate(kept);
-        if anchors.len() > MAX_ANCHOR_HITS / 2 {
-            // Too many still wait for a gate literal that may come anywhere
-            // later: their members get one pass from their earliest prefix
-            // after the literal pass, if a gate literal follows it.
-            for &(pos, at) in anchors.iter() {
-                let m = group.members[pos];
-                scratch.fresh(m, self.owner[m], wanted);
-                if scratch.overflow[m] == usize::MAX {
-                    scratch.overflowed.push(pos);
+        // Second pass: each prefix runs its members at once where their
+        // gates (all known now) allow; nothing waits in a buffer.
+        if let Some(ac) = &group.prefixes {
+            for hit in ac.find_overlapping_iter(hay) {
+                let at = hit.start();
+                for &pos in &group.owners[hit.pattern().as_usize()] {
+                    let m = group.members[pos];
+                    if group.gated[pos] {
+                        let met = scratch.stamp[m] == scratch.epoch;
+                        if !met || scratch.done[m] || !Self::gate_allows(group, scratch, pos, m, at)
+                        {
+                            continue;
+                        }
+                    }
+                    scratch.fresh(m, self.owner[m], wanted);
+                    self.try_at(scratch, m, hay, at, cap, found);
                 }
-                scratch.overflow[m] = scratch.overflow[m].min(at);
             }
-            anchors.clear();
         }
     }
 
