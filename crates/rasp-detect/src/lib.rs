@@ -583,8 +583,9 @@ pub struct Detector {
     /// The file rules of the decoded and path views, for the value as sent.
     traversal_decoded: engine::Group,
     traversal_path: engine::Group,
-    /// The rows of the checks written as code that this level runs.
-    code: Vec<&'static Rule>,
+    /// Per check written as code (by `Check as usize`): its row, when this
+    /// level runs it.
+    code: [Option<&'static Rule>; Check::ALL.len()],
 }
 
 impl fmt::Debug for Detector {
@@ -683,10 +684,11 @@ impl Detector {
             shell: compiled.group(&[View::Decoded], &[Class::Cmdi, Class::Traversal]),
             traversal_decoded: compiled.group(&[View::Decoded], &[Class::Traversal]),
             traversal_path: compiled.group(&[View::Path], &[Class::Traversal]),
-            code: RULES
-                .iter()
-                .filter(|r| r.level <= level && r.check().is_some())
-                .collect(),
+            code: Check::ALL.map(|c| {
+                RULES
+                    .iter()
+                    .find(|r| r.check() == Some(c) && r.level <= level)
+            }),
             compiled,
         }
     }
@@ -700,10 +702,7 @@ impl Detector {
     /// The row of a check written as code, when this level runs it on
     /// values from `source`.
     fn code_rule(&self, check: Check, source: SourceKind) -> Option<&'static Rule> {
-        self.code
-            .iter()
-            .find(|r| r.check() == Some(check) && r.reads(source))
-            .copied()
+        self.code[check as usize].filter(|r| r.reads(source))
     }
 
     /// Whether a raw value needs the full analysis.
@@ -1123,6 +1122,17 @@ mod tests {
     /// The engine answers exactly what the pattern does, rule by rule, in
     /// the groups the detector uses: no anchor, gate or scan decision may
     /// mute a rule.
+    #[test]
+    fn checks_are_indexed_in_declaration_order() {
+        for (i, c) in Check::ALL.into_iter().enumerate() {
+            assert_eq!(c as usize, i, "{c:?}");
+        }
+        let d = Detector::new(4);
+        for c in Check::ALL {
+            assert_eq!(d.code[c as usize].and_then(Rule::check), Some(c));
+        }
+    }
+
     #[test]
     fn engine_agrees_with_the_patterns() {
         let compiled = Compiled::new(4);

@@ -91,6 +91,19 @@ pub(crate) enum Check {
     EncodingEvasion,
 }
 
+impl Check {
+    /// Every check, in declaration order (`check as usize` is its index).
+    pub(crate) const ALL: [Check; 7] = [
+        Check::NestedLookup,
+        Check::QuoteBreakout,
+        Check::InternalHost,
+        Check::DangerousScheme,
+        Check::EncodedMarkup,
+        Check::HiddenScheme,
+        Check::EncodingEvasion,
+    ];
+}
+
 /// One row of the rule table: what a rule looks for, how sure and how
 /// serious a match is, and the values it must catch and must pass. A
 /// generated test runs every row's examples through [`crate::Detector::inspect`]

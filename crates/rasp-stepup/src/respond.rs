@@ -327,7 +327,7 @@ mod tests {
         let res: Response<Bytes> = respond(Decision::StepUp(c.clone()));
         let b = body(&res);
         assert_eq!(res.status().as_u16(), 401);
-        assert_eq!(b["type"], problem_types_step_up());
+        assert_eq!(b["type"], crate::outcome::problem_types::STEP_UP_REQUIRED);
         assert_eq!(b["title"], "Step-up authentication required");
         assert_eq!(b["challenge_id"], "ch-1");
         assert_eq!(b["max_age"], 300);
@@ -336,9 +336,5 @@ mod tests {
             Some(step_up_header(&c))
         );
         assert_eq!(res.extensions().get::<Challenge>(), Some(&c));
-    }
-
-    fn problem_types_step_up() -> &'static str {
-        crate::outcome::problem_types::STEP_UP_REQUIRED
     }
 }

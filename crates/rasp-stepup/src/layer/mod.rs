@@ -234,7 +234,7 @@ where
         return ResponseFuture::inner_monitored(service.call(req), pre);
     }
     let template = template.map(str::to_owned);
-    let (req, mut input) = evaluation_input(p, req, level, client_quota_checked);
+    let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked);
     input.risk.injection = suspect_confidence(&head.findings);
     let meta = Meta {
         policy: policy.clone(),
@@ -357,9 +357,9 @@ fn evaluation_input<B>(
     p: &crate::policy::PolicyInner,
     req: Request<B>,
     level: Sensitivity,
+    public: bool,
     client_quota_checked: bool,
 ) -> (Request<B>, Input) {
-    let public = !p.requirements[level].needs_identity();
     let bearer = bearer_token(req.headers()).map(str::to_owned);
     let user_agent = req
         .headers()

@@ -54,6 +54,9 @@ impl FactorContext<'_> {
     /// When the replay store fails (the verification then answers 503).
     pub async fn claim_once(&self, token: u64, ttl: Duration) -> Result<bool, StoreError> {
         let replay = &self.policy.inner.rt.stores.replay;
+        // TOTP keeps the key it had before other factors could claim
+        // tokens, so replicas of both versions share one replay record
+        // during a rolling upgrade; every other method is scoped by name.
         if self.method == "totp" {
             return replay.claim_step(self.subject, token, ttl, self.now).await;
         }
