@@ -7,8 +7,9 @@
 //! back to a slower engine (random printable text ran at 0.1 MB/s that way).
 //! Here each rule is compiled alone, and the engine works out from the
 //! pattern's syntax the set of literal prefixes any match must begin with
-//! (`union`, `<`, `' `, "at the start of the value"...). One Aho-Corasick
-//! pass over the value finds every such prefix for every rule at once; the
+//! (`union`, `<`, `' `, "at the start of the value"...). One literal pass
+//! (see `literals`) over the value finds every such prefix for every rule
+//! at once; the
 //! rule's DFA then runs *anchored* from each place found and stops at its
 //! dead state, usually a few bytes later. The answer is exactly the
 //! pattern's: a match that starts at `s` starts with one of its prefixes at
@@ -21,15 +22,13 @@
 //!
 //! The same analysis finds each branch's gate: a literal set every match
 //! contains, and how far into the match it can begin (`--` in a trailing
-//! comment rule, `onerror` in an event-handler rule). The gate literals
-//! are found in the same pass. A branch whose gate is more selective than
-//! its prefixes runs anchored only just before each gate literal; other
-//! branches skip prefixes that no gate literal follows closely enough, and
-//! a branch whose gate literal is absent does not run at all (every gate
-//! rarer than about two printable bytes is used that way). Prefix hits
-//! wait in a bounded buffer for their gates; when it fills, those already
-//! settled run or are dropped, and branches still waiting for a gate that
-//! may come anywhere later get one pass from their earliest prefix.
+//! comment rule, `onerror` in an event-handler rule). A first literal pass
+//! finds every gate literal, the second every prefix. A branch whose gate
+//! is more selective than its prefixes runs anchored only just before each
+//! gate literal; other branches skip prefixes that no gate literal follows
+//! closely enough (known by then), and a branch whose gate literal is
+//! absent does not run at all (every gate rarer than about two printable
+//! bytes is used that way).
 //!
 //! Per-thread search state carries a stamp per branch: a search resets
 //! nothing up front and pays only for the branches the value touches.
@@ -44,12 +43,13 @@
 //! rule, and never give up: a cache that fills is cleared and refilled, so
 //! the worst case is a slower constant, not another algorithm.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::nfa::thompson;
 use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
+
+use crate::literals::Literals;
 
 /// Longest prefix kept. Longer ones select a little better but multiply
 /// into thousands of literals whose automaton no longer fits the caches:
@@ -676,11 +676,11 @@ pub(crate) struct Group {
     gated: Vec<bool>,
     /// Every gate literal worth checking: the first pass finds them all,
     /// so that the second knows, at each prefix, whether a gate allows it.
-    gates: Option<AhoCorasick>,
+    gates: Option<Literals>,
     /// Per gate literal: the member positions it gates.
     gate_owners: Vec<Vec<usize>>,
     /// Every prefix literal of every anchor-driven member: the second pass.
-    prefixes: Option<AhoCorasick>,
+    prefixes: Option<Literals>,
     /// Per prefix literal: the member positions it anchors.
     owners: Vec<Vec<usize>>,
     /// Members anchored at offset 0 whatever the bytes, and without a gate
@@ -771,27 +771,6 @@ fn own(lits: &mut Vec<Vec<u8>>, owners: &mut Vec<Vec<usize>>, bytes: &[u8], pos:
         }
     };
     owners[id].push(pos);
-}
-
-/// Literals up to which a group's automaton is a DFA (its tables still
-/// fit the caches).
-const SMALL_AUTOMATON: usize = 600;
-
-/// The literal automaton of a group. A contiguous NFA rather than a DFA:
-/// with thousands of literals the DFA's tables miss the caches at almost
-/// every byte, and the NFA is faster on everything but random text.
-fn automaton(lits: &[Vec<u8>]) -> Option<AhoCorasick> {
-    (!lits.is_empty()).then(|| {
-        AhoCorasick::builder()
-            .kind(Some(if lits.len() <= SMALL_AUTOMATON {
-                AhoCorasickKind::DFA
-            } else {
-                AhoCorasickKind::ContiguousNFA
-            }))
-            .match_kind(AcMatchKind::Standard)
-            .build(lits)
-            .expect("the anchor literals build")
-    })
 }
 
 impl Patterns {
@@ -909,9 +888,9 @@ impl Patterns {
             scans,
             modes,
             gated,
-            gates: automaton(&gate_lits),
+            gates: Literals::new(&gate_lits),
             gate_owners,
-            prefixes: automaton(&prefix_lits),
+            prefixes: Literals::new(&prefix_lits),
             owners,
             at_start,
             at_start_flag,
@@ -958,9 +937,9 @@ impl Patterns {
         let cap = 2 * hay.len() + 64;
         // First pass: where every gate literal worth checking occurs. A
         // gated member none of whose literals occurs never runs.
-        if let Some(ac) = &group.gates {
-            for hit in ac.find_overlapping_iter(hay) {
-                for &pos in &group.gate_owners[hit.pattern().as_usize()] {
+        if let Some(lits) = &group.gates {
+            lits.each(hay, |at, lit| {
+                for &pos in &group.gate_owners[lit] {
                     let m = group.members[pos];
                     if scratch.stamp[m] != scratch.epoch {
                         scratch.fresh(m, self.owner[m], wanted);
@@ -972,10 +951,10 @@ impl Patterns {
                     if scratch.hits[m].len() >= MAX_GATE_HITS {
                         scratch.saturated[m] = true;
                     } else {
-                        scratch.hits[m].push(hit.start());
+                        scratch.hits[m].push(at);
                     }
                 }
-            }
+            });
         }
         // Members whose gate literal was met: order their hits, and run the
         // gate-driven ones.
@@ -1024,10 +1003,9 @@ impl Patterns {
         }
         // Second pass: each prefix runs its members at once where their
         // gates (all known now) allow; nothing waits in a buffer.
-        if let Some(ac) = &group.prefixes {
-            for hit in ac.find_overlapping_iter(hay) {
-                let at = hit.start();
-                for &pos in &group.owners[hit.pattern().as_usize()] {
+        if let Some(lits) = &group.prefixes {
+            lits.each(hay, |at, lit| {
+                for &pos in &group.owners[lit] {
                     let m = group.members[pos];
                     if group.gated[pos] {
                         let met = scratch.stamp[m] == scratch.epoch;
@@ -1039,7 +1017,7 @@ impl Patterns {
                     scratch.fresh(m, self.owner[m], wanted);
                     self.try_at(scratch, m, hay, at, cap, found);
                 }
-            }
+            });
         }
     }
 

@@ -22,6 +22,7 @@
 
 mod decode;
 mod engine;
+mod literals;
 mod rules;
 mod sqltok;
 mod ssrf;
