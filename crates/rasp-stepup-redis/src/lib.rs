@@ -30,7 +30,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use rasp_stepup::risk::{Quota, RateVerdict, SubjectHistory, gcra};
+use rasp_stepup::risk::{Quota, RateVerdict, SubjectHistory, gcra, gcra_params};
 use rasp_stepup::store::{
     AttemptStore, ChallengeAttempt, ChallengeRecord, ChallengeStore, CounterKey, CounterStore,
     HARD_LOCK_RETRY, HARD_LOCK_TTL, HistoryStore, RateKey, RateStore, ReplayStore, RevocationStore,
@@ -438,20 +438,21 @@ impl RateStore for RedisStore {
         now: Timestamp,
     ) -> StoreFuture<'a, RateVerdict> {
         Box::pin(async move {
-            let k = self.key("rl", &key.to_key_string());
-            let t = ms(quota.emission()).max(1);
-            let tau = ms(quota.window).saturating_sub(t);
+            // `rlu`: arrival times in microseconds (`rl` held milliseconds;
+            // a replica of the older kind keeps its own keys meanwhile)
+            let k = self.key("rlu", &key.to_key_string());
+            let (t, tau) = gcra_params(quota);
             let v: Vec<String> = self
                 .run(|mut c| async move {
                     let mut inv = scripts::RATE.prepare_invoke();
-                    inv.key(&k).arg(now.as_millis()).arg(t).arg(tau);
+                    inv.key(&k).arg(now.as_micros()).arg(t).arg(tau);
                     inv.invoke_async(&mut c).await
                 })
                 .await?;
             // The script applied the same step as `gcra`; derive the verdict
             // from the state it started from.
             let prev = v.get(1).and_then(|s| s.parse::<u64>().ok());
-            Ok(gcra(prev, now.as_millis(), quota).0)
+            Ok(gcra(prev, now.as_micros(), quota).0)
         })
     }
 }

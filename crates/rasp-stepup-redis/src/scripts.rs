@@ -1,6 +1,6 @@
 //! The Lua scripts: each guarantee that must hold under concurrency is one
 //! script, so Redis runs it atomically. Times are the caller's injected
-//! clock (ms since the epoch, `ARGV`), checked against logical expiries
+//! clock (ms since the epoch, `ARGV`; µs for the rate limit), checked against logical expiries
 //! stored with each value; Redis TTLs (`PEXPIRE`) only reclaim memory.
 //! Numbers are written back with `%.0f` so large integers never turn into
 //! exponent notation.
@@ -133,7 +133,8 @@ return 0",
     )
 });
 
-/// KEYS: tat. ARGV: now, emission_ms, tau_ms. Returns {allowed, previous tat or ''}.
+/// KEYS: tat. ARGV: now, emission, tau (all µs; Lua's doubles hold them
+/// exactly until the year 2255). Returns {allowed, previous tat or ''}.
 pub(crate) static RATE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
@@ -143,7 +144,7 @@ local tat = now
 if prev and tonumber(prev) > now then tat = tonumber(prev) end
 if tat - now > tonumber(ARGV[3]) then return {'0', prev or ''} end
 local new = tat + tonumber(ARGV[2])
-redis.call('SET', KEYS[1], s(new), 'PX', s(new - now))
+redis.call('SET', KEYS[1], s(new), 'PX', s(math.ceil((new - now) / 1000)))
 return {'1', prev or ''}",
     )
 });

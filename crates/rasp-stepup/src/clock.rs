@@ -11,33 +11,46 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A point in time, as the duration since the Unix epoch.
 ///
-/// Millisecond resolution; seconds are what JWT and TOTP use.
+/// Microsecond resolution (rate limits above 1,000 requests per second
+/// need finer time than milliseconds); seconds are what JWT and TOTP use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(u64);
 
 impl Timestamp {
+    /// A timestamp from microseconds since the Unix epoch.
+    #[must_use]
+    pub const fn from_micros(us: u64) -> Self {
+        Self(us)
+    }
+
     /// A timestamp from milliseconds since the Unix epoch.
     #[must_use]
     pub const fn from_millis(ms: u64) -> Self {
-        Self(ms)
+        Self(ms.saturating_mul(1000))
     }
 
     /// A timestamp from whole seconds since the Unix epoch.
     #[must_use]
     pub const fn from_secs(secs: u64) -> Self {
-        Self(secs.saturating_mul(1000))
+        Self(secs.saturating_mul(1_000_000))
     }
 
-    /// Milliseconds since the Unix epoch.
+    /// Microseconds since the Unix epoch.
+    #[must_use]
+    pub const fn as_micros(self) -> u64 {
+        self.0
+    }
+
+    /// Milliseconds since the Unix epoch (rounded down).
     #[must_use]
     pub const fn as_millis(self) -> u64 {
-        self.0
+        self.0 / 1000
     }
 
     /// Whole seconds since the Unix epoch (rounded down).
     #[must_use]
     pub const fn as_secs(self) -> u64 {
-        self.0 / 1000
+        self.0 / 1_000_000
     }
 
     /// `self + d`, saturating.
@@ -45,14 +58,14 @@ impl Timestamp {
     pub fn plus(self, d: Duration) -> Self {
         Self(
             self.0
-                .saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                .saturating_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
         )
     }
 
     /// Time elapsed from `earlier` to `self`; zero when `earlier` is later.
     #[must_use]
     pub fn since(self, earlier: Timestamp) -> Duration {
-        Duration::from_millis(self.0.saturating_sub(earlier.0))
+        Duration::from_micros(self.0.saturating_sub(earlier.0))
     }
 }
 
@@ -87,7 +100,7 @@ impl Clock for SystemClock {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
-        Timestamp(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        Timestamp(u64::try_from(since.as_micros()).unwrap_or(u64::MAX))
     }
 }
 
@@ -108,24 +121,24 @@ impl MockClock {
     /// A clock standing at `start`.
     #[must_use]
     pub fn new(start: Timestamp) -> Self {
-        Self(Arc::new(AtomicU64::new(start.as_millis())))
+        Self(Arc::new(AtomicU64::new(start.as_micros())))
     }
 
     /// Moves the clock forward.
     pub fn advance(&self, by: Duration) {
-        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        let us = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.0.fetch_add(us, Ordering::SeqCst);
     }
 
     /// The current time in whole seconds.
     #[must_use]
     pub fn now_secs(&self) -> u64 {
-        self.0.load(Ordering::SeqCst) / 1000
+        self.0.load(Ordering::SeqCst) / 1_000_000
     }
 
     /// Sets the clock to `to` (may move backwards, to test clock skew).
     pub fn set(&self, to: Timestamp) {
-        self.0.store(to.as_millis(), Ordering::SeqCst);
+        self.0.store(to.as_micros(), Ordering::SeqCst);
     }
 }
 

@@ -323,6 +323,26 @@ pub async fn rate_limits<S: FullStore>(s: &S) {
         .filter(|r| r.as_ref().is_ok_and(|v| v.allowed))
         .count();
     assert_eq!(allowed, 5);
+
+    // Above 1,000 per second (microsecond time): 2,000 per second is one
+    // request every 500 µs once the burst is spent.
+    let q = Quota {
+        limit: 2_000,
+        window: Duration::from_secs(1),
+    };
+    let key = RateKey::Client(Sensitivity::Public, "2001:db8::1".parse().expect("ip"));
+    for _ in 0..2_000 {
+        assert!(s.check(&key, &q, at(0)).await.expect("check").allowed);
+    }
+    assert!(!s.check(&key, &q, at(0)).await.expect("check").allowed);
+    let later = at(0).plus(Duration::from_micros(1_500));
+    let mut allowed = 0;
+    for _ in 0..5 {
+        if s.check(&key, &q, later).await.expect("check").allowed {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 3);
 }
 
 /// Fixed-window counters.

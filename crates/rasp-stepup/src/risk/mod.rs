@@ -27,7 +27,7 @@ pub(crate) use device::{DeviceCookie, device_key, fingerprint};
 pub use location::GeoIp;
 pub use location::{Anonymity, GeoIpError, Location, Locator, distance_km};
 pub(crate) use rate::RateLimited;
-pub use rate::{Quota, RateRules, RateVerdict, gcra};
+pub use rate::{Quota, RateRules, RateVerdict, gcra, gcra_params};
 
 use crate::clock::Timestamp;
 

@@ -130,39 +130,50 @@ impl RateLimited {
     }
 }
 
-/// One GCRA step on a stored theoretical arrival time (`tat`, ms since
+/// A quota's GCRA parameters in microseconds: the emission interval (at
+/// least 1 µs: up to a million requests per second per key) and the burst
+/// tolerance. Shared backends pass the same numbers to their scripts.
+#[must_use]
+pub fn gcra_params(quota: &Quota) -> (u64, u64) {
+    let t = u64::try_from(quota.emission().as_micros())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    let window = u64::try_from(quota.window.as_micros()).unwrap_or(u64::MAX);
+    (t, window.saturating_sub(t))
+}
+
+/// One GCRA step on a stored theoretical arrival time (`tat`, µs since
 /// the epoch; `None` when the key has no state). Returns the verdict and the
 /// new `tat` to store when allowed. Shared backends apply the same step
 /// atomically and derive the verdict from the previous `tat` with this
-/// function, so every backend answers alike.
+/// function, so every backend answers alike. Time is kept in microseconds:
+/// in whole milliseconds a quota above 1,000 requests per second would
+/// round its emission interval up and refuse what it should allow.
 #[must_use]
-pub fn gcra(tat: Option<u64>, now_ms: u64, quota: &Quota) -> (RateVerdict, Option<u64>) {
-    let t = u64::try_from(quota.emission().as_millis())
-        .unwrap_or(u64::MAX)
-        .max(1);
-    let window = u64::try_from(quota.window.as_millis()).unwrap_or(u64::MAX);
-    let tau = window.saturating_sub(t);
-    let tat = tat.unwrap_or(now_ms).max(now_ms);
-    if tat - now_ms > tau {
-        let retry = tat - now_ms - tau;
+pub fn gcra(tat: Option<u64>, now_us: u64, quota: &Quota) -> (RateVerdict, Option<u64>) {
+    let (t, tau) = gcra_params(quota);
+    let window = tau.saturating_add(t);
+    let tat = tat.unwrap_or(now_us).max(now_us);
+    if tat - now_us > tau {
+        let retry = tat - now_us - tau;
         return (
             RateVerdict {
                 allowed: false,
                 remaining: 0,
-                reset: Duration::from_millis(tat - now_ms),
-                retry_after: Duration::from_millis(retry),
+                reset: Duration::from_micros(tat - now_us),
+                retry_after: Duration::from_micros(retry),
             },
             None,
         );
     }
-    let new_tat = tat + t;
-    let used = new_tat - now_ms;
+    let new_tat = tat.saturating_add(t);
+    let used = new_tat - now_us;
     let remaining = u32::try_from(window.saturating_sub(used) / t).unwrap_or(u32::MAX);
     (
         RateVerdict {
             allowed: true,
             remaining,
-            reset: Duration::from_millis(used),
+            reset: Duration::from_micros(used),
             retry_after: Duration::ZERO,
         },
         Some(new_tat),
@@ -190,7 +201,34 @@ mod tests {
         assert_eq!(next, None);
         assert_eq!(v.retry_after, Duration::from_secs(20));
         assert_eq!(v.reset, Duration::from_secs(60));
-        let (v, _) = gcra(tat, 20_000, &q);
+        let (v, _) = gcra(tat, 20_000_000, &q);
         assert!(v.allowed);
+    }
+
+    #[test]
+    fn quotas_above_a_thousand_per_second_keep_their_rate() {
+        // 10,000 per second: one request every 100 µs once the burst is spent
+        let q = Quota {
+            limit: 10_000,
+            window: Duration::from_secs(1),
+        };
+        let mut tat = None;
+        for _ in 0..10_000 {
+            let (v, next) = gcra(tat, 0, &q);
+            assert!(v.allowed);
+            tat = next;
+        }
+        assert!(!gcra(tat, 0, &q).0.allowed);
+        // one millisecond later, ten more (whole milliseconds allowed one)
+        let mut allowed = 0;
+        for _ in 0..20 {
+            let (v, next) = gcra(tat, 1_000, &q);
+            if v.allowed {
+                allowed += 1;
+                tat = next;
+            }
+        }
+        assert_eq!(allowed, 10);
+        assert_eq!(gcra_params(&Quota::per_minute(1_000_000)), (60, 59_999_940));
     }
 }

@@ -299,11 +299,11 @@ impl RateStore for MemoryStore {
         quota: &'a Quota,
         now: Timestamp,
     ) -> StoreFuture<'a, RateVerdict> {
-        let now_ms = now.as_millis();
+        let now_us = now.as_micros();
         let verdict = self.rate.update_copy(key, now, |cur| {
-            let (verdict, next) = gcra(cur.as_ref().map(|(tat, _)| *tat), now_ms, quota);
+            let (verdict, next) = gcra(cur.as_ref().map(|(tat, _)| *tat), now_us, quota);
             match next {
-                Some(tat) => (Some((tat, Timestamp::from_millis(tat))), verdict),
+                Some(tat) => (Some((tat, Timestamp::from_micros(tat))), verdict),
                 None => (cur, verdict),
             }
         });
