@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use ipnet::IpNet;
-use rasp_stepup::risk::{GeoIp, GeoIpError};
+use rasp_stepup::risk::{ClientAddressHeader, GeoIp, GeoIpError};
 use rasp_stepup::{
     Clock, ConfigError, Identity, Mode, OsRandom, Policy, PolicyBuilder, Random, RandomError,
     RaspStepUp, Sensitive, Sensitivity, StepUpState, SystemClock, TokenConfig, TotpSecret,
@@ -47,8 +47,13 @@ pub struct BankOptions {
     pub mode: Mode,
     /// An optional TOML policy document applied over the built-in table.
     pub policy_toml: Option<String>,
-    /// Proxies whose `X-Forwarded-For` / `Forwarded` are believed.
+    /// Proxies whose client-address header is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// The header those proxies write the client's address into (default
+    /// `X-Forwarded-For`; no other is read).
+    pub client_address_header: ClientAddressHeader,
+    /// Prefix length under which IPv6 clients are counted (default 64).
+    pub ipv6_prefix: u8,
     /// MaxMind City database.
     pub geoip_city: Option<PathBuf>,
     /// MaxMind ASN database.
@@ -125,6 +130,8 @@ impl BankOptions {
             mode: Mode::Enforce,
             policy_toml: None,
             trusted_proxies: Vec::new(),
+            client_address_header: ClientAddressHeader::default(),
+            ipv6_prefix: 64,
             geoip_city: None,
             geoip_asn: None,
             geoip_anonymous: None,
@@ -147,6 +154,8 @@ pub fn risk_rules(opts: &BankOptions) -> Result<RiskRules, GeoIpError> {
     let device_key: [u8; 32] = h.finalize().into();
     let mut rules = RiskRules::default()
         .trusted_proxies(opts.trusted_proxies.iter().copied())
+        .client_address_header(opts.client_address_header.clone())
+        .ipv6_prefix(opts.ipv6_prefix)
         .device_cookie("rasp_did", device_key);
     if opts.geoip_city.is_some() || opts.geoip_asn.is_some() || opts.geoip_anonymous.is_some() {
         let mut g = GeoIp::new();

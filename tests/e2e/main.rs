@@ -2,6 +2,7 @@
 
 mod fault;
 mod flow;
+mod proxies;
 mod replicas;
 mod risk;
 mod tokens;

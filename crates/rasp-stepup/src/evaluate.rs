@@ -210,9 +210,8 @@ pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     let req = &p.requirements[level];
     if let Some(ip) = input.risk.ip.filter(|_| !input.client_quota_checked) {
         let quota = p.risk.rate.per_client[level];
-        if let Some(d) =
-            check_quota(p, level, "client", RateKey::Client(level, ip), quota, now).await
-        {
+        let key = RateKey::Client(level, p.risk.address_key(ip));
+        if let Some(d) = check_quota(p, level, "client", key, quota, now).await {
             return Evaluation::plain(d, None);
         }
     }
@@ -407,6 +406,7 @@ pub(crate) async fn assess(
 ) -> Result<(Assessment, Pending), StoreError> {
     let subject_key = CounterKey::AuthFailuresOfSubject(subject.into());
     let client_keys = input.ip.map(|ip| {
+        let ip = rules.address_key(ip);
         (
             CounterKey::AuthFailuresOfClient(ip),
             CounterKey::NotFoundOfClient(ip),
@@ -469,7 +469,10 @@ pub(crate) async fn confirm_step_up(
     if let Some(ip) = input.ip {
         stores
             .counters
-            .reset(&CounterKey::AuthFailuresOfClient(ip), now)
+            .reset(
+                &CounterKey::AuthFailuresOfClient(rules.address_key(ip)),
+                now,
+            )
             .await?;
     }
     stores

@@ -41,7 +41,12 @@ pub(crate) fn risk_input(
     ext: &http::Extensions,
     with_device: bool,
 ) -> RiskInput {
-    let ip = crate::risk::client_ip(crate::risk::peer_of(ext), headers, &p.risk.trusted_proxies);
+    let ip = crate::risk::client_ip(
+        crate::risk::peer_of(ext),
+        headers,
+        &p.risk.trusted_proxies,
+        &p.risk.client_header,
+    );
     if !with_device {
         return RiskInput {
             ip,

@@ -4,8 +4,10 @@ use std::net::SocketAddr;
 
 use rasp_examples::bank::{self, BankOptions};
 use rasp_stepup::Mode;
+use rasp_stepup::risk::ClientAddressHeader;
 
 const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
+[--client-ip-header NAME] [--ipv6-prefix BITS] \
 [--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
 [--token-seed HEX64]  (env: RASP_REDIS_URL, RASP_TOKEN_SEED)";
 
@@ -56,6 +58,21 @@ fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
                     .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
                     .map_err(|_| format!("invalid CIDR {v:?}"))?;
                 opts.trusted_proxies.push(net);
+            }
+            "--client-ip-header" => {
+                let v = args
+                    .next()
+                    .ok_or("--client-ip-header needs a header name")?;
+                opts.client_address_header =
+                    ClientAddressHeader::from_name(&v).map_err(|e| e.to_string())?;
+            }
+            "--ipv6-prefix" => {
+                let v = args.next().ok_or("--ipv6-prefix needs a value")?;
+                opts.ipv6_prefix = v
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|b| *b <= 128)
+                    .ok_or_else(|| format!("invalid IPv6 prefix length {v:?} (0–128)"))?;
             }
             "--geoip-city" => {
                 opts.geoip_city = Some(args.next().ok_or("--geoip-city needs a path")?.into())
@@ -115,7 +132,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => println!("state: in memory (one process)"),
     }
     if !opts.trusted_proxies.is_empty() {
-        println!("trusted proxies: {:?}", opts.trusted_proxies);
+        println!(
+            "trusted proxies: {:?}, client address from {:?}",
+            opts.trusted_proxies, opts.client_address_header
+        );
     }
     axum::serve(
         listener,

@@ -107,6 +107,7 @@ impl Finish {
             let p = &*policy.inner;
             let now = p.rt.clock.now();
             let mut keys = Vec::with_capacity(2);
+            let ip = ip.map(|ip| p.risk.address_key(ip));
             if auth {
                 keys.extend(ip.map(CounterKey::AuthFailuresOfClient));
                 keys.extend(subject.map(|s| CounterKey::AuthFailuresOfSubject(s.into())));

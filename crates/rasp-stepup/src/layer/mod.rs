@@ -337,7 +337,12 @@ fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Op
         return None;
     }
     let peer = crate::risk::peer_of(req.extensions());
-    let ip = crate::risk::client_ip(peer, req.headers(), &p.risk.trusted_proxies);
+    let ip = crate::risk::client_ip(
+        peer,
+        req.headers(),
+        &p.risk.trusted_proxies,
+        &p.risk.client_header,
+    );
     if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
         return Some(Address::Deny(evaluate::reject(p, RejectionKind::Risk)));
     }
@@ -346,7 +351,7 @@ fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Op
     Some(Address::Throttle(Box::pin(async move {
         let p = &*owned.inner;
         let now = p.rt.clock.now();
-        let key = crate::store::RateKey::Client(level, ip);
+        let key = crate::store::RateKey::Client(level, p.risk.address_key(ip));
         evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
     })))
 }

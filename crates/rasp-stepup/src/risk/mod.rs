@@ -20,8 +20,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-pub use client::PeerAddr;
-pub(crate) use client::{client_ip, peer_of};
+pub use client::{ClientAddressHeader, PeerAddr};
+pub(crate) use client::{address_key, client_ip, peer_of};
 pub(crate) use device::{DeviceCookie, device_key, fingerprint};
 #[cfg(feature = "geoip")]
 pub use location::GeoIp;
@@ -442,6 +442,8 @@ impl Burst {
 #[must_use]
 pub struct RiskRules {
     pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) client_header: ClientAddressHeader,
+    pub(crate) ipv6_prefix: u8,
     pub(crate) rate: RateRules,
     pub(crate) locator: Option<Arc<dyn Locator>>,
     pub(crate) trusted_networks: Vec<IpNet>,
@@ -467,6 +469,8 @@ impl std::fmt::Debug for RiskRules {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RiskRules")
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_header", &self.client_header)
+            .field("ipv6_prefix", &self.ipv6_prefix)
             .field("rate", &self.rate)
             .field("locator", &self.locator.is_some())
             .field("max_speed_kmh", &self.max_speed_kmh)
@@ -479,6 +483,8 @@ impl Default for RiskRules {
     fn default() -> Self {
         Self {
             trusted_proxies: Vec::new(),
+            client_header: ClientAddressHeader::XForwardedFor,
+            ipv6_prefix: 64,
             rate: RateRules::default(),
             locator: None,
             trusted_networks: Vec::new(),
@@ -513,10 +519,33 @@ impl Default for RiskRules {
 }
 
 impl RiskRules {
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` are believed.
+    /// Proxies whose client-address header is believed (none by default:
+    /// the socket peer is the client). List exactly your own proxies.
     pub fn trusted_proxies<I: IntoIterator<Item = IpNet>>(mut self, nets: I) -> Self {
         self.trusted_proxies = nets.into_iter().collect();
         self
+    }
+
+    /// The header the trusted proxies write the client's address into
+    /// (default `X-Forwarded-For`). No other client-address header is read.
+    pub fn client_address_header(mut self, header: ClientAddressHeader) -> Self {
+        self.client_header = header;
+        self
+    }
+
+    /// The prefix length under which IPv6 clients are counted by the
+    /// per-address quotas and the 401/403/404 bursts (default 64: one
+    /// subscriber's network; IPv4 clients are counted by their whole
+    /// address). 128 counts each IPv6 address alone; values above 128 count
+    /// as 128.
+    pub fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = bits.min(128);
+        self
+    }
+
+    /// The address `ip` is counted under.
+    pub(crate) fn address_key(&self, ip: IpAddr) -> IpAddr {
+        address_key(ip, self.ipv6_prefix)
     }
 
     /// Rate quotas.
