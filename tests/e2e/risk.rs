@@ -142,3 +142,62 @@ async fn step_up_in_linkoping_then_changchun_needs_a_new_challenge() {
     .await;
     assert_eq!(tor.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_fresh_session_replayed_far_away_after_its_first_step_up_is_challenged() {
+    // No learning history: the first confirmed location is enough to judge
+    // travel.
+    let bank = demo_bank().await;
+    let token = bank.login().await;
+    let transfer = json!({"to": "bob", "amount": 10});
+    let a = from(
+        &bank,
+        LINKOPING,
+        "POST",
+        "/transfer",
+        &token,
+        Some(transfer.clone()),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    let ch = a.json["challenge_id"].as_str().unwrap().to_owned();
+    let body = json!({"challenge_id": ch, "method": "totp", "code": bank.code()});
+    let v = from(
+        &bank,
+        LINKOPING,
+        "POST",
+        "/step-up/verify",
+        &token,
+        Some(body),
+    )
+    .await;
+    assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
+    let elevated = v.json["access_token"].as_str().unwrap().to_owned();
+
+    bank.clock.advance(std::time::Duration::from_secs(10));
+    let away = from(
+        &bank,
+        CHANGCHUN,
+        "POST",
+        "/transfer",
+        &elevated,
+        Some(transfer.clone()),
+    )
+    .await;
+    assert_eq!(away.status, StatusCode::UNAUTHORIZED, "{:?}", away.json);
+    assert!(
+        away.header("www-authenticate")
+            .contains("insufficient_user_authentication")
+    );
+    // the same token at home still passes
+    let home = from(
+        &bank,
+        LINKOPING,
+        "POST",
+        "/transfer",
+        &elevated,
+        Some(transfer),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::OK, "{:?}", home.json);
+}

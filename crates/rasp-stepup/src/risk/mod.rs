@@ -755,6 +755,17 @@ fn location_signals(
     if anon > 0.0 {
         a.push(SignalCode::AnonymousIp, anon, rules);
     }
+    // Travel needs one confirmed location, not a learned history: a session
+    // replayed from another continent seconds after its first step-up is
+    // judged like any other.
+    if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
+        let d = distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
+        let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64) / 3_600_000.0;
+        if d > 0.0 && d / hours > rules.max_speed_kmh {
+            a.push(SignalCode::ImpossibleTravel, 1.0, rules);
+        }
+    }
+    // The novelty signals need a history to be new against.
     if learning {
         return;
     }
@@ -769,13 +780,6 @@ fn location_signals(
         && !hist.asns.contains(&asn)
     {
         a.push(SignalCode::NewAsn, 1.0, rules);
-    }
-    if let (Some(last), Some((lat, lon, radius))) = (hist.last, loc.coordinates()) {
-        let d = distance_km((last.lat, last.lon), (lat, lon)) - last.radius_km - radius;
-        let hours = (now.as_millis().saturating_sub(last.at_ms).max(1000) as f64) / 3_600_000.0;
-        if d > 0.0 && d / hours > rules.max_speed_kmh {
-            a.push(SignalCode::ImpossibleTravel, 1.0, rules);
-        }
     }
 }
 
@@ -920,6 +924,53 @@ mod tests {
         let mut c = a.codes();
         c.sort_unstable();
         (c, a.score)
+    }
+
+    /// Every address is at one place.
+    struct At(f64, f64);
+
+    impl Locator for At {
+        fn locate(&self, _: IpAddr) -> Option<Location> {
+            Some(Location {
+                latitude: Some(self.0),
+                longitude: Some(self.1),
+                accuracy_km: Some(10),
+                ..Location::default()
+            })
+        }
+    }
+
+    #[test]
+    fn travel_is_judged_from_the_first_confirmed_location() {
+        // confirmed once in Linköping ten seconds ago, now in Changchun
+        let mut hist = SubjectHistory {
+            sightings: 1,
+            ..SubjectHistory::default()
+        };
+        hist.last = Some(Sighting {
+            lat: 58.41,
+            lon: 15.62,
+            radius_km: 10.0,
+            at_ms: (NOW - 10) * 1000,
+        });
+        let rules = RiskRules::default().locator(At(43.88, 125.32));
+        let (codes, score) = codes_of(
+            &rules,
+            hist.clone(),
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 7),
+        );
+        assert_eq!(codes, [codes::IMPOSSIBLE_TRAVEL, codes::INITIAL_SIGHTING]);
+        assert!((score - 50.0).abs() < f32::EPSILON);
+        // the same place: nothing but the learning period
+        let rules = RiskRules::default().locator(At(58.41, 15.62));
+        let (codes, _) = codes_of(
+            &rules,
+            hist,
+            Bursts::default(),
+            &input(Some("198.51.100.7"), 7),
+        );
+        assert_eq!(codes, [codes::INITIAL_SIGHTING]);
     }
 
     #[test]
