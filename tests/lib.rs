@@ -9,6 +9,7 @@ use hyper::header::HeaderMap;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use rasp_examples::bank::{self, BankOptions};
+use rasp_examples::serve::{ServeLimits, serve};
 use rasp_stepup::{MockClock, Mode, Policy, Timestamp, TotpSecret};
 use serde_json::Value;
 
@@ -65,6 +66,15 @@ pub async fn start_with(opts: BankOptions) -> Bank {
 
 /// Starts the bank with `opts` and a given clock (replicas share one).
 pub async fn start_with_clock(opts: BankOptions, clock: MockClock) -> Bank {
+    start_served(opts, clock, ServeLimits::default()).await
+}
+
+/// Starts the bank with `opts`, served with `limits`.
+pub async fn start_with_limits(opts: BankOptions, limits: ServeLimits) -> Bank {
+    start_served(opts, MockClock::new(Timestamp::from_secs(START)), limits).await
+}
+
+async fn start_served(opts: BankOptions, clock: MockClock, limits: ServeLimits) -> Bank {
     let policy = bank::policy(&opts, clock.clone()).expect("bank policy");
     let app = bank::app(policy.clone());
     rasp_stepup::check_routes(&app, &policy)
@@ -74,13 +84,7 @@ pub async fn start_with_clock(opts: BankOptions, clock: MockClock) -> Bank {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
+    tokio::spawn(serve(listener, app, limits, std::future::pending()));
     Bank {
         addr,
         clock,

@@ -2,3 +2,4 @@
 //! routes, users and JSON shapes are a documented contract (README).
 
 pub mod bank;
+pub mod serve;

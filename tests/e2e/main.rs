@@ -5,4 +5,5 @@ mod flow;
 mod proxies;
 mod replicas;
 mod risk;
+mod slow;
 mod tokens;

@@ -1,13 +1,16 @@
 //! `bank`: the demo server. `cargo run -p rasp-examples --bin bank [-- --port N] [--monitor] [--policy FILE]`
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use rasp_examples::bank::{self, BankOptions};
+use rasp_examples::serve::{ServeLimits, serve};
 use rasp_stepup::Mode;
 use rasp_stepup::risk::ClientAddressHeader;
 
 const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
 [--client-ip-header NAME] [--ipv6-prefix BITS] \
+[--header-timeout SECS] [--body-timeout SECS] [--max-connections N] \
 [--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
 [--token-seed HEX64]  (env: RASP_REDIS_URL, RASP_TOKEN_SEED)";
 
@@ -29,8 +32,17 @@ fn parse_seed(hex: &str) -> Result<[u8; 32], String> {
     }
 }
 
+fn parse_secs(flag: &str, v: Option<String>) -> Result<Duration, String> {
+    let v = v.ok_or_else(|| format!("{flag} needs a number of seconds"))?;
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("invalid {flag} {v:?} (seconds, more than 0)"))
+}
+
 // Hand-parsed: a handful of flags do not justify an argument-parser dependency.
-fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
+fn parse_args(opts: &mut BankOptions, limits: &mut ServeLimits) -> Result<u16, String> {
     let mut port = 3000u16;
     if let Ok(url) = std::env::var("RASP_REDIS_URL") {
         opts.redis_url = Some(url);
@@ -74,6 +86,16 @@ fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
                     .filter(|b| *b <= 128)
                     .ok_or_else(|| format!("invalid IPv6 prefix length {v:?} (0–128)"))?;
             }
+            "--header-timeout" => limits.header_read = parse_secs(&arg, args.next())?,
+            "--body-timeout" => limits.body_idle = parse_secs(&arg, args.next())?,
+            "--max-connections" => {
+                let v = args.next().ok_or("--max-connections needs a number")?;
+                limits.max_connections = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("invalid --max-connections {v:?}"))?;
+            }
             "--geoip-city" => {
                 opts.geoip_city = Some(args.next().ok_or("--geoip-city needs a path")?.into())
             }
@@ -102,7 +124,8 @@ fn parse_args(opts: &mut BankOptions) -> Result<u16, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt().with_target(true).init();
     let mut opts = BankOptions::random()?;
-    let port = match parse_args(&mut opts) {
+    let mut limits = ServeLimits::default();
+    let port = match parse_args(&mut opts, &mut limits) {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("{msg}");
@@ -137,11 +160,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             opts.trusted_proxies, opts.client_address_header
         );
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    println!(
+        "limits: request head within {:?}, idle keep-alive {:?}, body silence {:?}, {} connections",
+        limits.header_read, limits.header_read, limits.body_idle, limits.max_connections
+    );
+    serve(listener, app, limits, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
