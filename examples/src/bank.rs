@@ -14,9 +14,9 @@ use axum::{Json, Router};
 use ipnet::IpNet;
 use rasp_stepup::risk::{ClientAddressHeader, GeoIp, GeoIpError};
 use rasp_stepup::{
-    Clock, ConfigError, Identity, Mode, OsRandom, Policy, PolicyBuilder, Random, RandomError,
-    RaspStepUp, Sensitive, Sensitivity, StepUpState, SystemClock, TokenConfig, TotpSecret,
-    step_up_routes,
+    Clock, ConfigError, Exclusion, Identity, InspectionRules, LoginSubject, Mode, OsRandom, Policy,
+    PolicyBuilder, Random, RandomError, RaspStepUp, Sensitive, Sensitivity, StepUpState,
+    SystemClock, TokenConfig, TotpSecret, step_up_routes,
 };
 use rasp_stepup::{RiskRules, Stores};
 use rasp_stepup_redis::{RedisStore, RedisStoreError};
@@ -179,6 +179,14 @@ pub fn policy_builder(opts: &BankOptions) -> PolicyBuilder {
         .route("POST", "/transfer", Sensitivity::High)
         .route("*", "/admin/settings", Sensitivity::Critical)
         .route("GET", "/search", Sensitivity::Public)
+        .login_route("POST", "/login")
+        // a password is any string the user chose: never judged as code
+        .inspection(InspectionRules::default().exclude(Exclusion {
+            route: Some("/login".into()),
+            key: Some("body.password".into()),
+            rule: None,
+            class: None,
+        }))
         .mode(opts.mode)
         .tokens(
             TokenConfig::ed25519_from_seed(opts.token_seed)
@@ -229,12 +237,14 @@ pub fn app(policy: Policy) -> Router {
         .route("/payees", post(add_payee).layer(Sensitive::high()))
         .route("/admin/settings", get(get_settings).post(set_settings))
         .route("/search", get(search))
-        .layer(RaspStepUp::new(policy.clone()))
-        .merge(step_up_routes(StepUpState::new(policy, totp_secrets())))
+        // inside the layer: a login route (the policy marks it) has its own
+        // per-address quota, inspection and failure counting
         .route(
             "/login",
             post(move |body| login(login_policy.clone(), body)),
         )
+        .layer(RaspStepUp::new(policy.clone()))
+        .merge(step_up_routes(StepUpState::new(policy, totp_secrets())))
 }
 
 /// Builds the bank with the system clock.
@@ -279,11 +289,15 @@ async fn login(policy: Policy, body: axum::body::Bytes) -> Response {
         .ct_eq(DEMO_PASSWORD.as_bytes())
         .into();
     if !(user_ok & pass_ok) {
-        return problem(
+        let mut res = problem(
             StatusCode::UNAUTHORIZED,
             "Invalid credentials",
             "unknown user or wrong password",
         );
+        // the layer counts the failure against this user too
+        res.extensions_mut()
+            .insert(LoginSubject(req.username.chars().take(128).collect()));
+        return res;
     }
     let mut sid = [0u8; 16];
     if OsRandom.fill(&mut sid).is_err() {

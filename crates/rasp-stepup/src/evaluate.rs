@@ -28,6 +28,8 @@ pub(crate) struct Input {
     pub(crate) risk: RiskInput,
     /// The per-address quota was applied before the body was read.
     pub(crate) client_quota_checked: bool,
+    /// A login or verify route (its own per-address quota).
+    pub(crate) entry: bool,
 }
 
 /// The result of an evaluation.
@@ -208,12 +210,14 @@ pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
     let now = p.rt.clock.now();
     let level = input.level;
     let req = &p.requirements[level];
-    if let Some(ip) = input.risk.ip.filter(|_| !input.client_quota_checked) {
-        let quota = p.risk.rate.per_client[level];
-        let key = RateKey::Client(level, p.risk.address_key(ip));
-        if let Some(d) = check_quota(p, level, "client", key, quota, now).await {
-            return Evaluation::plain(d, None);
-        }
+    if let Some((key, quota)) = input
+        .risk
+        .ip
+        .filter(|_| !input.client_quota_checked)
+        .and_then(|ip| p.client_quota(level, input.entry, ip))
+        && let Some(d) = check_quota(p, level, "client", key, Some(quota), now).await
+    {
+        return Evaluation::plain(d, None);
     }
     let resolved = resolve_identity(
         p,

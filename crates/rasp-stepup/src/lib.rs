@@ -93,7 +93,9 @@ pub use identity::{IdentityError, IdentityExtractor, IdentityFuture};
 pub use inspect::{Budget, Exclusion, InspectionRules, OverBudget, OverLimit};
 #[cfg(feature = "axum")]
 pub use layer::check_routes;
-pub use layer::{RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService};
+pub use layer::{
+    LoginSubject, RaspStepUp, RaspStepUpService, ResponseFuture, Sensitive, SensitiveService,
+};
 pub use level::Sensitivity;
 pub use outcome::{PROBLEM_JSON, problem_types};
 pub use policy::{FailMode, Mode, Policy, PolicyBuilder, Requirement};

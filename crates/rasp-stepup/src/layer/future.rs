@@ -12,6 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::LoginSubject;
 use crate::decision::{Decision, RejectionKind};
 use crate::evaluate::{Evaluation, Input, StepUpContext, budget_decision, injection_decision};
 use crate::inspect::{BodyKind, RequestFindings, inspect_body, suspect_confidence};
@@ -94,9 +95,18 @@ impl Finish {
         }
     }
 
-    /// Counts 401/403/404 answers of the app for burst signals.
-    fn observe(&mut self, status: StatusCode) -> Option<ObserveFuture> {
+    /// Counts 401/403/404 answers of the app for burst signals: against
+    /// the client's address and the subject (the verified one, else the one
+    /// a login route names in a [`LoginSubject`] extension).
+    fn observe<R>(&mut self, res: &Response<R>) -> Option<ObserveFuture> {
+        let status = res.status();
         let (ip, subject) = self.observe.take()?;
+        let subject = subject.or_else(|| {
+            res.extensions()
+                .get::<LoginSubject>()
+                .map(|s| s.0.clone())
+                .filter(|s| !s.is_empty())
+        });
         let auth = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
         let not_found = status == StatusCode::NOT_FOUND;
         if !auth && !not_found {
@@ -352,7 +362,7 @@ where
                         return Poll::Ready(Ok(res));
                     };
                     f.decorate(&mut res);
-                    match f.observe(res.status()) {
+                    match f.observe(&res) {
                         Some(fut) => Kind::Observing {
                             fut,
                             res: Some(res),

@@ -147,16 +147,44 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         if let Some(probe) = req.extensions().get::<RouteProbe>() {
             // Only Axum's own match counts: the table's matcher would
             // "match" a mistyped key against itself.
             probe.record(matched_path(&req));
             return ResponseFuture::respond(crate::respond::probe_answer());
         }
+        // A request an outer layer already guards passes: the companion
+        // router carries its own layer, so that it is guarded whether it is
+        // merged outside the app's layer (the README's order) or inside.
+        if req.extensions().get::<Guarded>().is_some() {
+            return ResponseFuture::inner(self.inner.call(req));
+        }
+        req.extensions_mut().insert(Guarded);
         start(&self.policy, &mut self.inner, req, None)
     }
 }
+
+/// The subject a failed login named, as a response extension of a login
+/// route (see [`PolicyBuilder::login_route`](crate::PolicyBuilder::login_route)):
+/// the layer counts the 401 or 403 against that subject as well as the
+/// client's address, so that guessing one user's password from many
+/// addresses raises that user's risk.
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use axum::response::IntoResponse;
+/// use rasp_stepup::LoginSubject;
+///
+/// let mut res = StatusCode::UNAUTHORIZED.into_response();
+/// res.extensions_mut().insert(LoginSubject("alice".into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginSubject(pub String);
+
+/// Marks a request a layer has taken in charge.
+#[derive(Clone, Copy, Debug)]
+struct Guarded;
 
 /// The whole pipeline of a request, from its route's sensitivity on.
 ///
@@ -184,9 +212,13 @@ where
 {
     let p = &*policy.inner;
     let (level, template) = p.sensitivity(req.method(), matched_path(&req), req.uri().path());
+    // Login and verify routes are where clients prove who they are: public
+    // whatever the table says, with their own per-address quota.
+    let entry = p.is_entry(req.method(), template.unwrap_or(req.uri().path()));
+    let level = if entry { Sensitivity::Public } else { level };
     let client_quota_checked = quota.is_some();
     if !client_quota_checked {
-        match address_stage(policy, &req, level) {
+        match address_stage(policy, &req, level, entry) {
             None => {}
             Some(Address::Deny(d)) => {
                 log_decision(&d, level, template, None, None, false);
@@ -220,7 +252,7 @@ where
     if public
         && bearer_token(req.headers()).is_none()
         && p.identity.is_none()
-        && (client_quota_checked || p.risk.rate.per_client[level].is_none())
+        && (client_quota_checked || !p.has_client_quota(level, entry))
         && inspect_body.is_none()
     {
         // Fast path: a public route without credentials, quota or body needs no store.
@@ -235,6 +267,7 @@ where
     }
     let template = template.map(str::to_owned);
     let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked);
+    input.entry = entry;
     input.risk.injection = suspect_confidence(&head.findings);
     let meta = Meta {
         policy: policy.clone(),
@@ -327,13 +360,18 @@ enum Address {
 
 /// The decisions that need nothing but the client's address; `None` when
 /// there is nothing to decide here.
-fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Option<Address> {
+fn address_stage<B>(
+    policy: &Policy,
+    req: &Request<B>,
+    level: Sensitivity,
+    entry: bool,
+) -> Option<Address> {
     let p = &*policy.inner;
-    let per_client = p.risk.rate.per_client[level];
+    let quota = p.has_client_quota(level, entry);
     let denies = !p.risk.denied_networks.is_empty()
         && p.mode == crate::policy::Mode::Enforce
         && p.requirements[level].needs_identity();
-    if per_client.is_none() && !denies {
+    if !quota && !denies {
         return None;
     }
     let peer = crate::risk::peer_of(req.extensions());
@@ -346,13 +384,12 @@ fn address_stage<B>(policy: &Policy, req: &Request<B>, level: Sensitivity) -> Op
     if denies && crate::risk::in_any(&p.risk.denied_networks, ip) {
         return Some(Address::Deny(evaluate::reject(p, RejectionKind::Risk)));
     }
-    let (per_client, ip) = (per_client?, ip?);
+    let (key, quota) = p.client_quota(level, entry, ip?)?;
     let owned = policy.clone();
     Some(Address::Throttle(Box::pin(async move {
         let p = &*owned.inner;
         let now = p.rt.clock.now();
-        let key = crate::store::RateKey::Client(level, p.risk.address_key(ip));
-        evaluate::check_quota(p, level, "client", key, Some(per_client), now).await
+        evaluate::check_quota(p, level, "client", key, Some(quota), now).await
     })))
 }
 
@@ -380,6 +417,7 @@ fn evaluation_input<B>(
         custom,
         risk,
         client_quota_checked,
+        entry: false,
     };
     (Request::from_parts(parts, body), input)
 }

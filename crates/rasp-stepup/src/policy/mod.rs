@@ -204,6 +204,9 @@ pub(crate) struct PolicyInner {
     pub(crate) requirements: PerLevel<Requirement>,
     pub(crate) fail_modes: PerLevel<FailMode>,
     pub(crate) routes: RouteTable,
+    /// Routes where clients prove who they are (login routes and the
+    /// step-up verify route): method (`None`: any) and template.
+    pub(crate) entries: Vec<(Option<http::Method>, String)>,
     pub(crate) tokens: Tokens,
     pub(crate) step_up: StepUpSettings,
     pub(crate) identity: Option<Arc<dyn IdentityExtractor>>,
@@ -370,12 +373,49 @@ impl PolicyInner {
         let level = by_route.max(by_pattern).unwrap_or(self.default_sensitivity);
         (level, matched.or(pattern))
     }
+
+    /// Whether `template` (the matched route, else the raw path) is a route
+    /// where clients prove who they are.
+    pub(crate) fn is_entry(&self, method: &http::Method, template: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(m, t)| t == template && m.as_ref().is_none_or(|m| m == method))
+    }
+
+    /// The per-address quota of a request at `level` (`entry`: on a login
+    /// or verify route) from `ip`, with the key it is counted under.
+    pub(crate) fn client_quota(
+        &self,
+        level: Sensitivity,
+        entry: bool,
+        ip: std::net::IpAddr,
+    ) -> Option<(crate::store::RateKey, crate::risk::Quota)> {
+        let ip = self.risk.address_key(ip);
+        if entry {
+            let quota = self.risk.rate.per_client_entry?;
+            Some((crate::store::RateKey::Entry(ip), quota))
+        } else {
+            let quota = self.risk.rate.per_client[level]?;
+            Some((crate::store::RateKey::Client(level, ip), quota))
+        }
+    }
+
+    /// Whether requests at `level` (`entry`: on a login or verify route)
+    /// have a per-address quota.
+    pub(crate) fn has_client_quota(&self, level: Sensitivity, entry: bool) -> bool {
+        if entry {
+            self.risk.rate.per_client_entry.is_some()
+        } else {
+            self.risk.rate.per_client[level].is_some()
+        }
+    }
 }
 
 /// Builds a [`Policy`]. Every setter takes and returns the builder by value.
 #[must_use]
 pub struct PolicyBuilder {
     routes: Vec<(String, String, Sensitivity)>,
+    login_routes: Vec<(String, String)>,
     mode: Mode,
     default_sensitivity: Sensitivity,
     requirements: PerLevel<Requirement>,
@@ -395,6 +435,7 @@ impl Default for PolicyBuilder {
     fn default() -> Self {
         Self {
             routes: Vec::new(),
+            login_routes: Vec::new(),
             mode: Mode::Enforce,
             default_sensitivity: Sensitivity::Authenticated,
             requirements: default_requirements(),
@@ -435,6 +476,23 @@ impl PolicyBuilder {
     pub fn route(mut self, method: &str, template: &str, level: Sensitivity) -> Self {
         self.routes
             .push((method.to_owned(), template.to_owned(), level));
+        self
+    }
+
+    /// Marks a route where clients prove who they are (the app's login,
+    /// a password reset): public (no token needed), with its own
+    /// per-address quota ([`RateRules::per_client_entry`](crate::risk::RateRules::per_client_entry),
+    /// shared with the step-up verify route), its inputs inspected, and its
+    /// 401 and 403 answers counted as authentication failures of the
+    /// client's address (and of the subject the app names in a
+    /// [`LoginSubject`](crate::LoginSubject) response extension), which
+    /// raise the risk of that address and subject. The route must sit
+    /// inside the [`RaspStepUp`](crate::RaspStepUp) layer.
+    pub fn login_route(mut self, method: &str, template: &str) -> Self {
+        self.routes
+            .push((method.to_owned(), template.to_owned(), Sensitivity::Public));
+        self.login_routes
+            .push((method.to_owned(), template.to_owned()));
         self
     }
 
@@ -585,6 +643,11 @@ impl PolicyBuilder {
             });
         }
         let routes = RouteTable::new(keys)?;
+        let mut entries = Vec::with_capacity(self.login_routes.len() + 1);
+        for (method, template) in self.login_routes {
+            entries.push((parse_method(&method)?, template));
+        }
+        entries.push((Some(http::Method::POST), self.step_up.verify_uri.clone()));
         validate_requirements(&self.requirements)?;
         if let Some(code) = self.risk.unknown_weights.first() {
             let known: Vec<_> = crate::risk::SignalCode::ALL
@@ -617,6 +680,7 @@ impl PolicyBuilder {
                 requirements: self.requirements,
                 fail_modes: self.fail_modes,
                 routes,
+                entries,
                 tokens,
                 step_up: self.step_up,
                 identity: self.identity,

@@ -34,11 +34,13 @@ impl Quota {
 /// Quotas per sensitivity level, per client address and per subject.
 ///
 /// Defaults (per minute): client 600 / 300 / 60 / 30 and subject — / 300 /
-/// 30 / 15 for public / authenticated / high / critical.
+/// 30 / 15 for public / authenticated / high / critical; 60 per client
+/// address on the login routes and the step-up verify route together.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateRules {
     pub(crate) per_client: PerLevel<Option<Quota>>,
     pub(crate) per_subject: PerLevel<Option<Quota>>,
+    pub(crate) per_client_entry: Option<Quota>,
 }
 
 impl Default for RateRules {
@@ -56,6 +58,7 @@ impl Default for RateRules {
                 Some(Quota::per_minute(30)),
                 Some(Quota::per_minute(15)),
             ]),
+            per_client_entry: Some(Quota::per_minute(60)),
         }
     }
 }
@@ -67,7 +70,19 @@ impl RateRules {
         Self {
             per_client: PerLevel::new([None; 4]),
             per_subject: PerLevel::new([None; 4]),
+            per_client_entry: None,
         }
+    }
+
+    /// Sets the per-client-address quota of the routes where clients prove
+    /// who they are: the login routes
+    /// ([`PolicyBuilder::login_route`](crate::PolicyBuilder::login_route))
+    /// and the step-up verify route, counted together (`None`: unlimited;
+    /// default 60 a minute). It replaces the public quota on them.
+    #[must_use]
+    pub fn per_client_entry(mut self, quota: Option<Quota>) -> Self {
+        self.per_client_entry = quota;
+        self
     }
 
     /// Sets the per-client-address quota of `level` (`None`: unlimited).

@@ -169,15 +169,23 @@ impl StepUpState {
 
 /// The companion router: `POST {verify_uri}` (default `/step-up/verify`).
 ///
-/// Merge it *outside* the [`RaspStepUp`](crate::RaspStepUp) layer: it checks
-/// the caller's token itself.
+/// It carries its own [`RaspStepUp`](crate::RaspStepUp) layer: the verify
+/// route is guarded like a login route (public, the per-address quota of
+/// [`RateRules::per_client_entry`](crate::risk::RateRules::per_client_entry),
+/// inputs inspected, failures counted against the address and the
+/// subject) whether it is merged outside the app's layer
+/// (`.layer(RaspStepUp::new(policy)).merge(step_up_routes(state))`) or
+/// inside it (`.merge(...)` then `.layer(...)`): a request an outer layer
+/// already guards is not guarded twice.
 #[cfg(feature = "axum")]
 pub fn step_up_routes<S>(state: StepUpState) -> axum::Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
     let uri = state.policy.inner.step_up.verify_uri.clone();
+    let layer = crate::RaspStepUp::new(state.policy.clone());
     axum::Router::new()
         .route(&uri, axum::routing::post(verify::handler))
+        .layer(layer)
         .with_state(state)
 }

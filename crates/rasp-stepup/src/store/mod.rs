@@ -266,6 +266,9 @@ pub enum RateKey {
     Client(Sensitivity, std::net::IpAddr),
     /// A subject at a sensitivity level.
     Subject(Sensitivity, Box<str>),
+    /// A client address on the routes where clients prove who they are
+    /// (login, the step-up verify route).
+    Entry(std::net::IpAddr),
 }
 
 impl RateKey {
@@ -275,6 +278,7 @@ impl RateKey {
         match self {
             Self::Client(l, ip) => format!("c:{l}:{ip}"),
             Self::Subject(l, s) => format!("s:{l}:{s}"),
+            Self::Entry(ip) => format!("e:{ip}"),
         }
     }
 }
