@@ -3,6 +3,7 @@
 mod entry;
 mod fault;
 mod flow;
+mod lockout;
 mod proxies;
 mod replicas;
 mod risk;

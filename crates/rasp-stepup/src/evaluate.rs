@@ -470,6 +470,9 @@ pub(crate) async fn confirm_step_up(
 ) -> Result<(), StoreError> {
     let (_, mut pending) = assess(rules, stores, subject, input, now).await?;
     pending.restart_networks(input.ip, now);
+    if let Some(key) = crate::risk::cookie_device_key(input) {
+        pending.remember_step_up_device(key);
+    }
     if let Some(ip) = input.ip {
         stores
             .counters

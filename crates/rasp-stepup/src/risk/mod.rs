@@ -397,6 +397,10 @@ pub struct SubjectHistory {
     pub minute_count: u32,
     /// Moving average of requests per minute.
     pub baseline: f32,
+    /// Devices (keys of their signed cookies) that completed a step-up:
+    /// failed verifications from one of them lock out that device only.
+    #[serde(default)]
+    pub step_up_devices: Ring<u64, 4>,
 }
 
 fn country_code(c: &str) -> Option<[u8; 2]> {
@@ -872,7 +876,21 @@ pub(crate) fn remembered(mut pending: Pending, confirm: bool, now: Timestamp) ->
     pending.history
 }
 
+/// The key of the request's signed device cookie, when it carries one.
+pub(crate) fn cookie_device_key(input: &RiskInput) -> Option<u64> {
+    input
+        .cookie_device
+        .as_deref()
+        .map(|id| device_key(Some(id), input.fingerprint))
+}
+
 impl Pending {
+    /// After a step-up from a device with a signed cookie: that device has
+    /// proven a second factor.
+    pub(crate) fn remember_step_up_device(&mut self, key: u64) {
+        self.history.step_up_devices.remember(key);
+    }
+
     /// After a step-up: the networks seen so far are resolved; only the
     /// request's own counts from now on.
     pub(crate) fn restart_networks(&mut self, ip: Option<IpAddr>, now: Timestamp) {

@@ -146,20 +146,23 @@ impl StepUpState {
     }
 
     /// Clears the failed-attempt history and any lock of `subject`
-    /// (an operator's action after the hard cap).
+    /// (an operator's action after the hard cap): the bucket its unknown
+    /// devices share and those of its known devices.
     ///
     /// # Errors
     ///
     /// When the store fails.
     pub async fn unlock(&self, subject: &str) -> Result<(), StoreError> {
+        let stores = &self.policy.inner.rt.stores;
         let now = self.policy.inner.rt.clock.now();
-        self.policy
-            .inner
-            .rt
-            .stores
-            .attempts
-            .unlock(subject, now)
-            .await
+        stores.attempts.unlock(subject, now).await?;
+        if let Some(h) = stores.history.load(subject, now).await? {
+            for key in h.step_up_devices.as_slice() {
+                let bucket = verify::device_bucket(subject, *key);
+                stores.attempts.unlock(&bucket, now).await?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn factor(&self, method: &str) -> Option<&Arc<dyn Factor>> {

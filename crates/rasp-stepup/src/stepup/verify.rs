@@ -242,7 +242,10 @@ impl StepUpState {
             .ok_or(VerifyError::InvalidRequest("unsupported method"))?
             .clone();
         let device = device_binding(user_agent);
-        let record = counted_challenge(p, &identity, &req.challenge_id, &device, now).await?;
+        let input = risk_input(p, &parts.headers, &parts.extensions, true);
+        let bucket = attempt_bucket(p, identity.subject(), &input, now).await?;
+        let record =
+            counted_challenge(p, &identity, &bucket, &req.challenge_id, &device, now).await?;
         let ctx = FactorContext {
             policy: &self.policy,
             subject: identity.subject(),
@@ -261,13 +264,9 @@ impl StepUpState {
         if !p.rt.stores.challenges.consume(&record.id, now).await? {
             return Err(VerifyError::InvalidChallenge);
         }
-        p.rt.stores
-            .attempts
-            .succeed(identity.subject(), now)
-            .await?;
+        p.rt.stores.attempts.succeed(&bucket, now).await?;
         let elevation = mint(p, &identity, &record, factor.amr(), &device, now)?;
         // The context the factor was proven from is now the subject's own.
-        let input = risk_input(p, &parts.headers, &parts.extensions, true);
         crate::evaluate::confirm_step_up(&p.risk, &p.rt.stores, identity.subject(), &input, now)
             .await?;
         Ok(elevation)
@@ -284,12 +283,46 @@ fn parse_body(body: &[u8]) -> Result<VerifyBody, VerifyError> {
     })
 }
 
-/// Lets the subject try (unless it is backing off), counts the attempt on
-/// the caller's own challenge, and checks that it comes from the device
-/// the challenge was issued to.
+/// The failure bucket of `subject`'s verifications from a device with
+/// signed cookie `key`.
+pub(crate) fn device_bucket(subject: &str, key: u64) -> String {
+    format!("{subject}\u{1f}device:{key:016x}")
+}
+
+/// Where a verification's failures are counted (OWASP's device-cookie
+/// lockout): a device whose signed cookie completed a step-up before has
+/// its own bucket; every other device shares the subject's. Someone holding
+/// a stolen token can then lock out the unknown devices, never the user's
+/// own one.
+async fn attempt_bucket(
+    p: &crate::policy::PolicyInner,
+    subject: &str,
+    input: &crate::risk::RiskInput,
+    now: crate::clock::Timestamp,
+) -> Result<String, StoreError> {
+    let Some(key) = crate::risk::cookie_device_key(input) else {
+        return Ok(subject.to_owned());
+    };
+    let known =
+        p.rt.stores
+            .history
+            .load(subject, now)
+            .await?
+            .is_some_and(|h| h.step_up_devices.contains(&key));
+    Ok(if known {
+        device_bucket(subject, key)
+    } else {
+        subject.to_owned()
+    })
+}
+
+/// Lets the caller's failure bucket try (unless it is backing off), counts
+/// the attempt on the caller's own challenge, and checks that it comes from
+/// the device the challenge was issued to.
 async fn counted_challenge(
     p: &crate::policy::PolicyInner,
     identity: &Identity,
+    bucket: &str,
     challenge_id: &str,
     device: &str,
     now: crate::clock::Timestamp,
@@ -297,7 +330,7 @@ async fn counted_challenge(
     let subject = identity.subject();
     let limits = &p.step_up.subject_limits;
     if let SubjectGate::Locked { retry_after, .. } =
-        p.rt.stores.attempts.begin(subject, limits, now).await?
+        p.rt.stores.attempts.begin(bucket, limits, now).await?
     {
         return Err(VerifyError::Locked { retry_after });
     }
