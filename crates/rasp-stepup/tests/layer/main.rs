@@ -6,3 +6,4 @@ mod support;
 mod decisions;
 mod entry;
 mod policy;
+mod properties;
