@@ -62,6 +62,7 @@
 //! | feature | default | what |
 //! |---|---|---|
 //! | `axum` | yes | `MatchedPath` route matching, [`step_up_routes`], [`check_routes`], the [`Identity`] extractor |
+//! | `geoip` | yes | [`risk::GeoIp`]: location, network operator and anonymity signals from MaxMind databases (`maxminddb`) |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
@@ -100,11 +101,14 @@ pub use level::Sensitivity;
 pub use outcome::{PROBLEM_JSON, problem_types};
 pub use policy::{FailMode, Mode, Policy, PolicyBuilder, Requirement};
 pub use respond::{invalid_token_header, step_up_header};
-pub use risk::{Assessment, PeerAddr, RiskRules, Signal, SignalCode};
+pub use risk::{Assessment, ClientAddressHeader, PeerAddr, RiskRules, Signal, SignalCode};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;
-pub use stepup::{Elevation, Factor, StepUpState, TotpSecret, TotpSecrets, VerifyError};
-pub use store::{MemoryStore, Stores};
+pub use stepup::{
+    Elevation, Factor, FactorContext, FactorFuture, FactorOutcome, SecretFuture, StepUpState,
+    TotpSecret, TotpSecrets, VerifyError,
+};
+pub use store::{MemoryStore, StoreError, Stores, SubjectLimits};
 pub use token::{
     ACCESS_TOKEN_TYPE, ELEVATED_TOKEN_TYPE, Identity, TokenConfig, TokenError, Tokens,
 };

@@ -603,6 +603,18 @@ impl RiskRules {
         self
     }
 
+    /// `rate_above_baseline`: a minute with more than `factor` times the
+    /// subject's moving average of requests per minute, the average counted
+    /// as at least `floor_per_minute / factor` (defaults 10 and 30: a
+    /// subject is never flagged below 30 requests a minute). Values below 1
+    /// count as 1.
+    pub fn baseline_factor(mut self, factor: f32, floor_per_minute: f32) -> Self {
+        let sane = |v: f32| if v.is_finite() { v.max(1.0) } else { 1.0 };
+        self.baseline_factor = sane(factor);
+        self.baseline_floor = sane(floor_per_minute);
+        self
+    }
+
     /// 404 answers per client within `window` that make a burst (default 30 in 1 min).
     pub fn not_found_burst(mut self, count: u32, window: Duration) -> Self {
         self.not_found = Burst::new(count, window);
