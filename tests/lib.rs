@@ -225,6 +225,41 @@ impl Bank {
             .to_owned()
     }
 
+    /// Steps up with `headers` on every request (a client address, a
+    /// device): the challenge from `POST /transfer`, the current code, and
+    /// the elevated token.
+    pub async fn step_up_with(&self, token: &str, headers: &[(&str, &str)]) -> String {
+        let transfer = serde_json::json!({"to": "bob", "amount": 10});
+        let a = self
+            .call_with(
+                "POST",
+                "/transfer",
+                Some(token),
+                Some(transfer),
+                UA,
+                headers,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{:?}", a.json);
+        let ch = a.json["challenge_id"].as_str().expect("challenge_id");
+        let body = serde_json::json!({"challenge_id": ch, "method": "totp", "code": self.code()});
+        let v = self
+            .call_with(
+                "POST",
+                "/step-up/verify",
+                Some(token),
+                Some(body),
+                UA,
+                headers,
+            )
+            .await;
+        assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
+        v.json["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
     /// Posts a verification.
     pub async fn verify(&self, token: &str, challenge: &str, code: &str) -> Answer {
         self.call(

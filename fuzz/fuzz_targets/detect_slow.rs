@@ -17,20 +17,7 @@ use std::time::Instant;
 use libfuzzer_sys::fuzz_target;
 use rasp_detect::{Detector, SourceKind, normalize, sql_fold};
 
-const KINDS: [SourceKind; 12] = [
-    SourceKind::Path,
-    SourceKind::QueryName,
-    SourceKind::QueryValue,
-    SourceKind::Header,
-    SourceKind::Cookie,
-    SourceKind::JsonKey,
-    SourceKind::JsonValue,
-    SourceKind::FormName,
-    SourceKind::FormValue,
-    SourceKind::Xml,
-    SourceKind::MultipartFilename,
-    SourceKind::MultipartField,
-];
+const KINDS: [SourceKind; 12] = SourceKind::ALL;
 
 static DETECTOR: OnceLock<Detector> = OnceLock::new();
 static WORST: Mutex<f64> = Mutex::new(0.0);

@@ -21,38 +21,6 @@ async fn bank_behind_local_proxy(header: ClientAddressHeader) -> Bank {
     start_with(opts).await
 }
 
-/// An elevated token stepped up with `headers` (which place the client in
-/// Linköping).
-async fn elevated(bank: &Bank, headers: &[(&str, &str)]) -> String {
-    let token = bank.login().await;
-    let transfer = json!({"to": "bob", "amount": 10});
-    let a = bank
-        .call_with(
-            "POST",
-            "/transfer",
-            Some(&token),
-            Some(transfer),
-            UA,
-            headers,
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{:?}", a.json);
-    let ch = a.json["challenge_id"].as_str().unwrap().to_owned();
-    let body = json!({"challenge_id": ch, "method": "totp", "code": bank.code()});
-    let v = bank
-        .call_with(
-            "POST",
-            "/step-up/verify",
-            Some(&token),
-            Some(body),
-            UA,
-            headers,
-        )
-        .await;
-    assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
-    v.json["access_token"].as_str().unwrap().to_owned()
-}
-
 async fn transfer(bank: &Bank, token: &str, headers: &[(&str, &str)]) -> StatusCode {
     let body = json!({"to": "bob", "amount": 10});
     bank.call_with("POST", "/transfer", Some(token), Some(body), UA, headers)
@@ -65,7 +33,9 @@ async fn a_forwarded_header_added_by_the_client_is_not_believed() {
     // The proxy appends X-Forwarded-For; the client adds `Forwarded` naming
     // Linköping while it connects from a Tor exit.
     let bank = bank_behind_local_proxy(ClientAddressHeader::XForwardedFor).await;
-    let token = elevated(&bank, &[("x-forwarded-for", LINKOPING)]).await;
+    let token = bank
+        .step_up_with(&bank.login().await, &[("x-forwarded-for", LINKOPING)])
+        .await;
     assert_eq!(
         transfer(&bank, &token, &[("x-forwarded-for", LINKOPING)]).await,
         StatusCode::OK
@@ -85,7 +55,9 @@ async fn a_forwarded_header_added_by_the_client_is_not_believed() {
 async fn a_named_single_address_header_is_the_only_one_read() {
     let cf = ClientAddressHeader::from_name("cf-connecting-ip").unwrap();
     let bank = bank_behind_local_proxy(cf).await;
-    let token = elevated(&bank, &[("cf-connecting-ip", LINKOPING)]).await;
+    let token = bank
+        .step_up_with(&bank.login().await, &[("cf-connecting-ip", LINKOPING)])
+        .await;
     assert_eq!(
         transfer(&bank, &token, &[("cf-connecting-ip", LINKOPING)]).await,
         StatusCode::OK

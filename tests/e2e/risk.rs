@@ -52,29 +52,9 @@ async fn step_up_in_linkoping_then_changchun_needs_a_new_challenge() {
         );
     }
     let transfer = json!({"to": "bob", "amount": 10});
-    let a = from(
-        &bank,
-        LINKOPING,
-        "POST",
-        "/transfer",
-        &token,
-        Some(transfer.clone()),
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let ch = a.json["challenge_id"].as_str().unwrap().to_owned();
-    let body = json!({"challenge_id": ch, "method": "totp", "code": bank.code()});
-    let v = from(
-        &bank,
-        LINKOPING,
-        "POST",
-        "/step-up/verify",
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
-    let elevated = v.json["access_token"].as_str().unwrap().to_owned();
+    let elevated = bank
+        .step_up_with(&token, &[("x-forwarded-for", LINKOPING)])
+        .await;
     let ok = from(
         &bank,
         LINKOPING,
@@ -150,29 +130,9 @@ async fn a_fresh_session_replayed_far_away_after_its_first_step_up_is_challenged
     let bank = demo_bank().await;
     let token = bank.login().await;
     let transfer = json!({"to": "bob", "amount": 10});
-    let a = from(
-        &bank,
-        LINKOPING,
-        "POST",
-        "/transfer",
-        &token,
-        Some(transfer.clone()),
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let ch = a.json["challenge_id"].as_str().unwrap().to_owned();
-    let body = json!({"challenge_id": ch, "method": "totp", "code": bank.code()});
-    let v = from(
-        &bank,
-        LINKOPING,
-        "POST",
-        "/step-up/verify",
-        &token,
-        Some(body),
-    )
-    .await;
-    assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
-    let elevated = v.json["access_token"].as_str().unwrap().to_owned();
+    let elevated = bank
+        .step_up_with(&token, &[("x-forwarded-for", LINKOPING)])
+        .await;
 
     bank.clock.advance(std::time::Duration::from_secs(10));
     let away = from(

@@ -190,6 +190,22 @@ pub enum SourceKind {
 }
 
 impl SourceKind {
+    /// Every source kind, in declaration order.
+    pub const ALL: [SourceKind; 12] = [
+        Self::Path,
+        Self::QueryName,
+        Self::QueryValue,
+        Self::Header,
+        Self::Cookie,
+        Self::JsonKey,
+        Self::JsonValue,
+        Self::FormName,
+        Self::FormValue,
+        Self::Xml,
+        Self::MultipartFilename,
+        Self::MultipartField,
+    ];
+
     /// Free text where prose is expected (JSON values, XML, text fields).
     fn is_text(self) -> bool {
         matches!(self, Self::JsonValue | Self::Xml | Self::MultipartField)
@@ -1123,6 +1139,28 @@ mod tests {
     /// The engine answers exactly what the pattern does, rule by rule, in
     /// the groups the detector uses: no anchor, gate or scan decision may
     /// mute a rule.
+    #[test]
+    fn every_source_kind_is_listed_once() {
+        // exhaustive: a new kind fails to compile here until it is listed
+        let index = |k: SourceKind| match k {
+            SourceKind::Path => 0,
+            SourceKind::QueryName => 1,
+            SourceKind::QueryValue => 2,
+            SourceKind::Header => 3,
+            SourceKind::Cookie => 4,
+            SourceKind::JsonKey => 5,
+            SourceKind::JsonValue => 6,
+            SourceKind::FormName => 7,
+            SourceKind::FormValue => 8,
+            SourceKind::Xml => 9,
+            SourceKind::MultipartFilename => 10,
+            SourceKind::MultipartField => 11,
+        };
+        for (i, k) in SourceKind::ALL.into_iter().enumerate() {
+            assert_eq!(index(k), i);
+        }
+    }
+
     #[test]
     fn checks_are_indexed_in_declaration_order() {
         for (i, c) in Check::ALL.into_iter().enumerate() {

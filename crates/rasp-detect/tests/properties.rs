@@ -4,20 +4,7 @@
 use proptest::prelude::*;
 use rasp_detect::{Detector, SourceKind, normalize, sql_fold};
 
-const KINDS: [SourceKind; 12] = [
-    SourceKind::Path,
-    SourceKind::QueryName,
-    SourceKind::QueryValue,
-    SourceKind::Header,
-    SourceKind::Cookie,
-    SourceKind::JsonKey,
-    SourceKind::JsonValue,
-    SourceKind::FormName,
-    SourceKind::FormValue,
-    SourceKind::Xml,
-    SourceKind::MultipartFilename,
-    SourceKind::MultipartField,
-];
+const KINDS: [SourceKind; 12] = SourceKind::ALL;
 
 fn detector() -> &'static Detector {
     static D: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
