@@ -91,3 +91,62 @@ proptest! {
         }
     }
 }
+
+/// TOML-shaped documents: known and unknown sections and keys with values of
+/// every type.
+fn policy_document() -> impl Strategy<Value = String> {
+    let section = prop_oneof![
+        Just(""),
+        Just("[fail_mode]\n"),
+        Just("[step_up]\n"),
+        Just("[tokens]\n"),
+        Just("[inspection]\n"),
+        Just("[levels.high]\n"),
+        Just("[[routes]]\n"),
+        Just("[[exclusions]]\n"),
+        Just("[nonsense]\n"),
+    ];
+    let known = prop::sample::select(vec![
+        "mode",
+        "default_sensitivity",
+        "max_age",
+        "acr_values",
+        "challenge_ttl",
+        "max_attempts",
+        "level",
+        "path",
+        "method",
+        "sensitivity",
+        "high",
+        "issuer",
+        "units",
+    ]);
+    let key = prop_oneof![known.prop_map(str::to_owned), "[a-z_]{1,12}"];
+    let value = prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        Just("\"enforce\"".to_owned()),
+        Just("\"closed\"".to_owned()),
+        Just("[\"mfa\"]".to_owned()),
+        Just("true".to_owned()),
+        Just("1e309".to_owned()),
+        "\"[ -~]{0,12}\"".prop_map(|s| s.replace('\\', "")),
+    ];
+    prop::collection::vec((section, key, value), 0..8).prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(s, k, v)| format!("{s}{k} = {v}\n"))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn policy_documents_are_refused_or_built_never_panicking(doc in policy_document()) {
+        let clock = rasp_stepup::MockClock::new(rasp_stepup::Timestamp::from_secs(START));
+        if let Ok(b) = builder(&clock).toml(&doc) {
+            let _ = b.build();
+        }
+    }
+}
