@@ -37,3 +37,21 @@ pub fn clean_get() -> Request<Body> {
         .body(Body::empty())
         .expect("request")
 }
+
+/// The records of `../shared/corpus/{name}` (JSON Lines), beside the
+/// repository. Panics with the path when the file is missing: the
+/// benchmarks that read the corpus need it.
+#[must_use]
+pub fn corpus_records(name: &str) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(name);
+    let file =
+        std::fs::File::open(&path).unwrap_or_else(|e| panic!("{} is needed: {e}", path.display()));
+    std::io::BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect()
+}

@@ -17,7 +17,6 @@
 #![allow(clippy::disallowed_methods)] // a benchmark reads the real clocks
 
 use std::hint::black_box;
-use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use rasp_detect::{Detector, SourceKind};
@@ -39,17 +38,7 @@ impl Rng {
 
 /// Payloads of the corpus: (benign form values and traffic, attacks).
 fn corpus() -> (Vec<String>, Vec<String>) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let read = |name: &str| -> Vec<serde_json::Value> {
-        let path = dir.join(name);
-        let file = std::fs::File::open(&path)
-            .unwrap_or_else(|e| panic!("{} is needed: {e}", path.display()));
-        std::io::BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str(&l).ok())
-            .collect()
-    };
+    let read = rasp_bench::corpus_records;
     let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_owned();
     let benign = read("benign.jsonl")
         .iter()

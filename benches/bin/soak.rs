@@ -111,15 +111,9 @@ fn encode(v: &str) -> String {
 }
 
 fn corpus() -> (Vec<String>, Vec<String>) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
     let read = |name: &str| -> Vec<String> {
-        let path = dir.join(name);
-        let file = std::fs::File::open(&path)
-            .unwrap_or_else(|e| panic!("{} is needed: {e}", path.display()));
-        std::io::BufReader::new(file)
-            .lines()
-            .map_while(Result::ok)
-            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        rasp_bench::corpus_records(name)
+            .iter()
             .filter_map(|r| r["payload"].as_str().map(str::to_owned))
             .filter(|p| p.len() < 2_000)
             .collect()
