@@ -373,7 +373,8 @@ fn main() {
         let mut minute = 0;
         while start.elapsed() < Duration::from_secs(secs) {
             let left = Duration::from_secs(secs).saturating_sub(start.elapsed());
-            tokio::time::sleep(left.min(Duration::from_secs(60))).await;
+            let interval = left.min(Duration::from_secs(60));
+            tokio::time::sleep(interval).await;
             minute += 1;
             let counts = shared.tally.take();
             let total: u64 = counts.values().sum();
@@ -389,7 +390,7 @@ fn main() {
             println!(
                 "minute {minute:>2}: {total} requests ({:.0}/s), {errors} transport errors or 5xx, \
                  slow connections closed {} (open {}), bank RSS {:.1} MB\n           {}",
-                total as f64 / 60.0,
+                total as f64 / interval.as_secs_f64().max(1.0),
                 shared.slow_closed.load(Ordering::Relaxed),
                 shared.slow_open.load(Ordering::Relaxed),
                 rss_mb(pid),
