@@ -15,8 +15,36 @@ pub(crate) fn redis_url() -> String {
     std::env::var("RASP_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
+/// Fails with one clear sentence when nothing listens where Redis should.
+async fn require_redis(url: &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest
+        .split(['/', '?'])
+        .next()
+        .unwrap_or(rest)
+        .rsplit('@')
+        .next()
+        .unwrap_or(rest);
+    let addr = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:6379")
+    };
+    let reachable = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    .is_ok_and(|c| c.is_ok());
+    assert!(
+        reachable,
+        "these tests need Redis at {url} (set RASP_REDIS_URL, or start redis-server; .ci/run starts it)"
+    );
+}
+
 /// Two replicas with one shared Redis prefix and one clock.
 async fn replicas() -> (Bank, Bank) {
+    require_redis(&redis_url()).await;
     let prefix = format!(
         "rasp-e2e:{}:{}:",
         std::process::id(),
