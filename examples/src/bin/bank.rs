@@ -1,5 +1,6 @@
 //! `bank`: the demo server. `cargo run -p rasp-examples --bin bank [-- --port N] [--monitor] [--policy FILE]`
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use rasp_stepup::risk::ClientAddressHeader;
 
 const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
 [--client-ip-header NAME] [--ipv6-prefix BITS] \
-[--header-timeout SECS] [--body-timeout SECS] [--max-connections N] \
+[--header-timeout SECS] [--body-timeout SECS] [--max-connections N] [--log-format json|text] \
 [--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
 [--token-seed HEX64]  (env: RASP_REDIS_URL, RASP_TOKEN_SEED)";
 
@@ -42,7 +43,11 @@ fn parse_secs(flag: &str, v: Option<String>) -> Result<Duration, String> {
 }
 
 // Hand-parsed: a handful of flags do not justify an argument-parser dependency.
-fn parse_args(opts: &mut BankOptions, limits: &mut ServeLimits) -> Result<u16, String> {
+fn parse_args(
+    opts: &mut BankOptions,
+    limits: &mut ServeLimits,
+    json_logs: &mut bool,
+) -> Result<u16, String> {
     let mut port = 3000u16;
     if let Ok(url) = std::env::var("RASP_REDIS_URL") {
         opts.redis_url = Some(url);
@@ -86,6 +91,13 @@ fn parse_args(opts: &mut BankOptions, limits: &mut ServeLimits) -> Result<u16, S
                     .filter(|b| *b <= 128)
                     .ok_or_else(|| format!("invalid IPv6 prefix length {v:?} (0–128)"))?;
             }
+            "--log-format" => {
+                *json_logs = match args.next().as_deref() {
+                    Some("json") => true,
+                    Some("text") => false,
+                    other => return Err(format!("--log-format is json or text, not {other:?}")),
+                }
+            }
             "--header-timeout" => limits.header_read = parse_secs(&arg, args.next())?,
             "--body-timeout" => limits.body_idle = parse_secs(&arg, args.next())?,
             "--max-connections" => {
@@ -122,16 +134,25 @@ fn parse_args(opts: &mut BankOptions, limits: &mut ServeLimits) -> Result<u16, S
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_target(true).init();
     let mut opts = BankOptions::random()?;
     let mut limits = ServeLimits::default();
-    let port = match parse_args(&mut opts, &mut limits) {
+    let mut json_logs = false;
+    let port = match parse_args(&mut opts, &mut limits, &mut json_logs) {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("{msg}");
             std::process::exit(2);
         }
     };
+    // colours only for a terminal: redirected logs stay plain text
+    let logs = tracing_subscriber::fmt()
+        .with_target(true)
+        .with_ansi(std::io::stdout().is_terminal());
+    if json_logs {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let (app, policy) = match bank::system_app(&opts) {
         Ok(x) => x,
         Err(e) => {
