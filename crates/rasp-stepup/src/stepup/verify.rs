@@ -415,6 +415,55 @@ pub(crate) async fn handler(
 mod tests {
     use super::*;
 
+    /// `unlock` clears the shared bucket and those of the known devices.
+    #[tokio::test]
+    async fn unlock_clears_every_bucket_of_the_subject() {
+        use crate::store::{SubjectGate, SubjectLimits};
+        let clock = crate::MockClock::new(crate::Timestamp::from_secs(1_800_000_000));
+        let policy = crate::Policy::builder()
+            .tokens(
+                crate::TokenConfig::ed25519_from_seed([1; 32])
+                    .issuer("i")
+                    .audience("a"),
+            )
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let state =
+            super::super::StepUpState::new(policy.clone(), std::collections::HashMap::new());
+        let stores = policy.stores();
+        let now = crate::Clock::now(&clock);
+        let mut h = crate::risk::SubjectHistory::default();
+        h.step_up_devices.remember(42);
+        stores
+            .history
+            .save("carol", h, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        let limits = SubjectLimits {
+            hard_cap: 1,
+            ..SubjectLimits::default()
+        };
+        let device = device_bucket("carol", 42);
+        for bucket in ["carol", device.as_str()] {
+            // the first attempt counts as a failure; the second meets the hard cap
+            stores.attempts.begin(bucket, &limits, now).await.unwrap();
+            let gate = stores.attempts.begin(bucket, &limits, now).await.unwrap();
+            assert!(
+                matches!(gate, SubjectGate::Locked { hard: true, .. }),
+                "{bucket}"
+            );
+        }
+        state.unlock("carol").await.unwrap();
+        for bucket in ["carol", device.as_str()] {
+            let gate = stores.attempts.begin(bucket, &limits, now).await.unwrap();
+            assert!(
+                !matches!(gate, SubjectGate::Locked { .. }),
+                "{bucket} after unlock"
+            );
+        }
+    }
+
     /// Every verification failure: status, problem type, title, and the
     /// `Retry-After` header and body value rounded the same way.
     #[test]
