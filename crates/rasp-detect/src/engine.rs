@@ -22,8 +22,9 @@
 //!
 //! The same analysis finds each branch's gate: a literal set every match
 //! contains, and how far into the match it can begin (`--` in a trailing
-//! comment rule, `onerror` in an event-handler rule). A first literal pass
-//! finds every gate literal, the second every prefix. A branch whose gate
+//! comment rule, `onerror` in an event-handler rule). One literal pass
+//! finds every gate and prefix literal; gate hits are recorded at once,
+//! prefix hits kept in order until every gate is known. A branch whose gate
 //! is more selective than its prefixes runs anchored only just before each
 //! gate literal; other branches skip prefixes that no gate literal follows
 //! closely enough (known by then), and a branch whose gate literal is
@@ -654,6 +655,10 @@ const MAX_GATE_WEIGHT: f64 = 0.012;
 /// filtering (memory stays bounded whatever the value).
 const MAX_GATE_HITS: usize = 4096;
 
+/// Prefix hits whose buffer a thread keeps between values (1 MiB); a
+/// larger one, grown by one outsized value, is freed after it.
+const MAX_KEPT_HITS: usize = 1 << 16;
+
 /// How a member of a group is searched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -674,14 +679,13 @@ pub(crate) struct Group {
     /// Per member: whether its gate is worth checking (selective enough to
     /// save more anchored runs than its literals cost to find).
     gated: Vec<bool>,
-    /// Every gate literal worth checking: the first pass finds them all,
-    /// so that the second knows, at each prefix, whether a gate allows it.
-    gates: Option<Literals>,
-    /// Per gate literal: the member positions it gates.
+    /// Every gate literal worth checking and every prefix literal of every
+    /// anchor-driven member, found in one pass: gate hits are recorded at
+    /// once, prefix hits kept in order and run once every gate is known.
+    literals: Option<Literals>,
+    /// Per literal: the member positions it gates.
     gate_owners: Vec<Vec<usize>>,
-    /// Every prefix literal of every anchor-driven member: the second pass.
-    prefixes: Option<Literals>,
-    /// Per prefix literal: the member positions it anchors.
+    /// Per literal: the member positions it anchors.
     owners: Vec<Vec<usize>>,
     /// Members anchored at offset 0 whatever the bytes, and without a gate
     /// worth checking.
@@ -718,6 +722,8 @@ pub(crate) struct Scratch {
     saturated: Vec<bool>,
     /// Member positions whose gate literals were met in this search.
     touched: Vec<usize>,
+    /// Prefix hits of this search (start, literal), in start order.
+    prefix_hits: Vec<(usize, usize)>,
 }
 
 impl Scratch {
@@ -800,6 +806,7 @@ impl Patterns {
                 hits: vec![Vec::new(); n],
                 saturated: vec![false; n],
                 touched: Vec::new(),
+                prefix_hits: Vec::new(),
             }
         }));
         Self {
@@ -865,6 +872,24 @@ impl Patterns {
                 }
             }
         }
+        // one literal list: the gates' literals, then the prefixes' not
+        // already among them; each with its gate and anchor owners
+        let mut lits = gate_lits;
+        gate_owners.resize(lits.len(), Vec::new());
+        let mut anchored_by = vec![Vec::new(); lits.len()];
+        for (bytes, positions) in prefix_lits.into_iter().zip(owners) {
+            let id = match lits.iter().position(|l| *l == bytes) {
+                Some(id) => id,
+                None => {
+                    lits.push(bytes);
+                    gate_owners.push(Vec::new());
+                    anchored_by.push(Vec::new());
+                    lits.len() - 1
+                }
+            };
+            anchored_by[id] = positions;
+        }
+        let owners = anchored_by;
         let at_start_flag = members
             .iter()
             .zip(&modes)
@@ -888,9 +913,8 @@ impl Patterns {
             scans,
             modes,
             gated,
-            gates: Literals::new(&gate_lits),
+            literals: Literals::new(&lits),
             gate_owners,
-            prefixes: Literals::new(&prefix_lits),
             owners,
             at_start,
             at_start_flag,
@@ -935,10 +959,16 @@ impl Patterns {
         scratch.begin();
         // Anchored work per pattern before one unanchored pass takes over.
         let cap = 2 * hay.len() + 64;
-        // First pass: where every gate literal worth checking occurs. A
-        // gated member none of whose literals occurs never runs.
-        if let Some(lits) = &group.gates {
+        // One literal pass: gate hits are recorded at once (a gated member
+        // none of whose literals occurs never runs); prefix hits are kept,
+        // in order, until every gate is known.
+        let mut prefix_hits = std::mem::take(&mut scratch.prefix_hits);
+        prefix_hits.clear();
+        if let Some(lits) = &group.literals {
             lits.each(hay, |at, lit| {
+                if !group.owners[lit].is_empty() {
+                    prefix_hits.push((at, lit));
+                }
                 for &pos in &group.gate_owners[lit] {
                     let m = group.members[pos];
                     if scratch.stamp[m] != scratch.epoch {
@@ -1001,24 +1031,27 @@ impl Patterns {
             scratch.fresh(m, self.owner[m], wanted);
             self.try_at(scratch, m, hay, 0, cap, found);
         }
-        // Second pass: each prefix runs its members at once where their
-        // gates (all known now) allow; nothing waits in a buffer.
-        if let Some(lits) = &group.prefixes {
-            lits.each(hay, |at, lit| {
-                for &pos in &group.owners[lit] {
-                    let m = group.members[pos];
-                    if group.gated[pos] {
-                        let met = scratch.stamp[m] == scratch.epoch;
-                        if !met || scratch.done[m] || !Self::gate_allows(group, scratch, pos, m, at)
-                        {
-                            continue;
-                        }
+        // Then each prefix hit runs its members where their gates (all
+        // known now) allow.
+        for &(at, lit) in &prefix_hits {
+            for &pos in &group.owners[lit] {
+                let m = group.members[pos];
+                if group.gated[pos] {
+                    let met = scratch.stamp[m] == scratch.epoch;
+                    if !met || scratch.done[m] || !Self::gate_allows(group, scratch, pos, m, at) {
+                        continue;
                     }
-                    scratch.fresh(m, self.owner[m], wanted);
-                    self.try_at(scratch, m, hay, at, cap, found);
                 }
-            });
+                scratch.fresh(m, self.owner[m], wanted);
+                self.try_at(scratch, m, hay, at, cap, found);
+            }
         }
+        // keep the allocation for the next value, unless one outsized
+        // value grew it
+        if prefix_hits.capacity() > MAX_KEPT_HITS {
+            prefix_hits = Vec::new();
+        }
+        scratch.prefix_hits = prefix_hits;
     }
 
     /// Where an unanchored pass of gated pattern `m` may start: its first
