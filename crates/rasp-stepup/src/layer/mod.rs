@@ -46,6 +46,11 @@ use crate::respond::{log_decision, respond};
 
 /// The layer: extract, decide, respond. Wrap a router, a route or any
 /// `tower::Service`.
+///
+/// A request is guarded once: a `RaspStepUp` that meets a request another
+/// one already took in charge (an outer layer, such as the app's around the
+/// companion router's own) passes it on untouched, whatever its policy.
+/// Give one router one policy.
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct RaspStepUp {
