@@ -1,12 +1,13 @@
 //! Slow clients over real HTTP: heads and bodies that trickle, idle
 //! keep-alive connections and a flood of them meet the server's limits
 //! (short ones here, so that the test waits for events, not for minutes).
-#![expect(
-    clippy::disallowed_methods,
-    reason = "hyper's timeouts run on the real clock: the elapsed time is what is tested"
-)]
+//!
+//! The server runs on the test's own runtime with tokio's clock paused:
+//! hyper's timer, tower-http's body timeout and the client's trickle all
+//! read that clock, which jumps to the next timer whenever every task
+//! waits, so the limits are met in virtual time, without sleeping.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::StatusCode;
 use rasp_e2e::{Bank, SEED, start_with_limits};
@@ -14,7 +15,7 @@ use rasp_examples::bank::BankOptions;
 use rasp_examples::serve::ServeLimits;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 const LIMITS: ServeLimits = ServeLimits {
     header_read: Duration::from_millis(300),
@@ -57,7 +58,7 @@ async fn half_head(bank: &Bank) -> TcpStream {
     s
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_head_that_trickles_is_closed_after_the_header_timeout() {
     let bank = bank(LIMITS).await;
     let mut s = half_head(&bank).await;
@@ -91,7 +92,7 @@ async fn a_head_that_trickles_is_closed_after_the_header_timeout() {
     assert!(!String::from_utf8_lossy(&got).contains("200 OK"));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn an_idle_keep_alive_connection_is_closed() {
     let bank = bank(LIMITS).await;
     let mut s = TcpStream::connect(bank.addr).await.expect("connect");
@@ -105,7 +106,7 @@ async fn an_idle_keep_alive_connection_is_closed() {
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_body_that_stops_fails_the_request_and_closes() {
     let bank = bank(LIMITS).await;
     let mut s = TcpStream::connect(bank.addr).await.expect("connect");
@@ -125,7 +126,7 @@ async fn a_body_that_stops_fails_the_request_and_closes() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn normal_clients_are_served_during_a_slow_client_flood() {
     let bank = bank(LIMITS).await;
     let mut slow = Vec::new();
@@ -143,7 +144,7 @@ async fn normal_clients_are_served_during_a_slow_client_flood() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn past_the_connection_limit_new_clients_wait_for_a_slot() {
     let bank = bank(ServeLimits {
         max_connections: 4,
