@@ -257,7 +257,7 @@ where
     if public
         && bearer_token(req.headers()).is_none()
         && p.identity.is_none()
-        && (client_quota_checked || !p.has_client_quota(level, entry))
+        && (client_quota_checked || p.address_quota(level, entry).is_none())
         && inspect_body.is_none()
     {
         // Fast path: a public route without credentials, quota or body needs no store.
@@ -271,8 +271,7 @@ where
         return ResponseFuture::inner_monitored(service.call(req), pre);
     }
     let template = template.map(str::to_owned);
-    let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked);
-    input.entry = entry;
+    let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked, entry);
     input.risk.injection = suspect_confidence(&head.findings);
     let meta = Meta {
         policy: policy.clone(),
@@ -372,7 +371,7 @@ fn address_stage<B>(
     entry: bool,
 ) -> Option<Address> {
     let p = &*policy.inner;
-    let quota = p.has_client_quota(level, entry);
+    let quota = p.address_quota(level, entry).is_some();
     let denies = !p.risk.denied_networks.is_empty()
         && p.mode == crate::policy::Mode::Enforce
         && p.requirements[level].needs_identity();
@@ -406,6 +405,7 @@ fn evaluation_input<B>(
     level: Sensitivity,
     public: bool,
     client_quota_checked: bool,
+    entry: bool,
 ) -> (Request<B>, Input) {
     let bearer = bearer_token(req.headers()).map(str::to_owned);
     let user_agent = req
@@ -422,7 +422,7 @@ fn evaluation_input<B>(
         custom,
         risk,
         client_quota_checked,
-        entry: false,
+        entry,
     };
     (Request::from_parts(parts, body), input)
 }

@@ -382,6 +382,20 @@ impl PolicyInner {
             .any(|(m, t)| t == template && m.as_ref().is_none_or(|m| m == method))
     }
 
+    /// The per-address quota of requests at `level` (`entry`: on a login or
+    /// verify route), if any.
+    pub(crate) fn address_quota(
+        &self,
+        level: Sensitivity,
+        entry: bool,
+    ) -> Option<crate::risk::Quota> {
+        if entry {
+            self.risk.rate.per_client_entry
+        } else {
+            self.risk.rate.per_client[level]
+        }
+    }
+
     /// The per-address quota of a request at `level` (`entry`: on a login
     /// or verify route) from `ip`, with the key it is counted under.
     pub(crate) fn client_quota(
@@ -390,24 +404,14 @@ impl PolicyInner {
         entry: bool,
         ip: std::net::IpAddr,
     ) -> Option<(crate::store::RateKey, crate::risk::Quota)> {
+        let quota = self.address_quota(level, entry)?;
         let ip = self.risk.address_key(ip);
-        if entry {
-            let quota = self.risk.rate.per_client_entry?;
-            Some((crate::store::RateKey::Entry(ip), quota))
+        let key = if entry {
+            crate::store::RateKey::Entry(ip)
         } else {
-            let quota = self.risk.rate.per_client[level]?;
-            Some((crate::store::RateKey::Client(level, ip), quota))
-        }
-    }
-
-    /// Whether requests at `level` (`entry`: on a login or verify route)
-    /// have a per-address quota.
-    pub(crate) fn has_client_quota(&self, level: Sensitivity, entry: bool) -> bool {
-        if entry {
-            self.risk.rate.per_client_entry.is_some()
-        } else {
-            self.risk.rate.per_client[level].is_some()
-        }
+            crate::store::RateKey::Client(level, ip)
+        };
+        Some((key, quota))
     }
 }
 
