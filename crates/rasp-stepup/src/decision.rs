@@ -149,8 +149,14 @@ pub enum RejectionKind {
     Misconfigured,
     /// The body is larger than the inspection limit allows (413).
     PayloadTooLarge,
-    /// The body could not be read (400).
+    /// The request could not be read (400): the body stream failed, or
+    /// the body is not what its headers declare (two `Content-Type`
+    /// headers, JSON that does not parse, multipart without a boundary,
+    /// compressed data that does not decompress).
     BadRequest,
+    /// The body's `Content-Encoding` is one the policy does not inspect
+    /// (415).
+    UnsupportedMediaType,
 }
 
 impl RejectionKind {
@@ -170,6 +176,7 @@ impl RejectionKind {
             Self::Misconfigured => Outcome::Misconfigured,
             Self::PayloadTooLarge => Outcome::PayloadTooLarge,
             Self::BadRequest => Outcome::InvalidRequest,
+            Self::UnsupportedMediaType => Outcome::UnsupportedMediaType,
         }
     }
 
@@ -186,6 +193,7 @@ impl RejectionKind {
             Self::Misconfigured => "misconfigured",
             Self::PayloadTooLarge => "payload_too_large",
             Self::BadRequest => "bad_request",
+            Self::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 

@@ -67,6 +67,21 @@ pub(crate) fn reject(policy: &PolicyInner, kind: RejectionKind) -> Decision {
     Decision::Reject(Rejection::new(kind, incident(policy)))
 }
 
+/// The answer to a body the layer refuses to read: 400, 413 or 415 with
+/// the reason in the body.
+pub(crate) fn refuse_body(policy: &PolicyInner, refusal: crate::inspect::BodyRefusal) -> Decision {
+    use crate::inspect::BodyRefusal;
+    let (kind, why) = match refusal {
+        BodyRefusal::Malformed(why) => (RejectionKind::BadRequest, why),
+        BodyRefusal::TooLarge => (
+            RejectionKind::PayloadTooLarge,
+            "the decompressed body is larger than the server inspects",
+        ),
+        BodyRefusal::Coding(why) => (RejectionKind::UnsupportedMediaType, why),
+    };
+    Decision::Reject(Rejection::new(kind, incident(policy)).describe(why))
+}
+
 /// The rejection for blocking findings, if any (rule ids go to logs only).
 pub(crate) fn injection_decision(
     p: &PolicyInner,

@@ -91,7 +91,9 @@ pub use clock::{Clock, MockClock, OsRandom, Random, RandomError, SystemClock, Ti
 pub use decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 pub use error::ConfigError;
 pub use identity::{IdentityError, IdentityExtractor, IdentityFuture};
-pub use inspect::{Budget, Exclusion, InspectionRules, OverBudget, OverLimit};
+pub use inspect::{
+    Budget, CompressedBodies, Exclusion, InspectionRules, MalformedBodies, OverBudget, OverLimit,
+};
 #[cfg(feature = "axum")]
 pub use layer::check_routes;
 pub use layer::{

@@ -31,6 +31,8 @@ pub mod problem_types {
     pub const INVALID_CODE: &str = "urn:rasp-stepup:problem:invalid-code";
     /// 413 body larger than the inspection limit.
     pub const PAYLOAD_TOO_LARGE: &str = "urn:rasp-stepup:problem:payload-too-large";
+    /// 415 body in an encoding the policy does not inspect.
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "urn:rasp-stepup:problem:unsupported-media-type";
 }
 
 /// An outcome that is answered with a problem+json body.
@@ -54,6 +56,8 @@ pub(crate) enum Outcome {
     PayloadTooLarge,
     /// A malformed request (400).
     InvalidRequest,
+    /// A body in an encoding that is not inspected (415).
+    UnsupportedMediaType,
     /// An unknown, expired, used or foreign challenge (403).
     InvalidChallenge,
     /// A wrong or replayed code (403).
@@ -116,6 +120,11 @@ impl Outcome {
                 StatusCode::BAD_REQUEST,
                 problem_types::INVALID_REQUEST,
                 "Invalid request",
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                problem_types::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported media type",
             ),
             Self::InvalidChallenge => (
                 StatusCode::FORBIDDEN,
@@ -186,6 +195,12 @@ mod tests {
                 "Payload too large",
             ),
             (InvalidRequest, 400, "invalid-request", "Invalid request"),
+            (
+                UnsupportedMediaType,
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             (
                 InvalidChallenge,
                 403,

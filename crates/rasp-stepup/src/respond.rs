@@ -140,7 +140,14 @@ fn step_up<B: From<Bytes>>(c: &Challenge) -> Response<B> {
 
 fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
     let mut extra = json!({ "incident_id": r.incident });
-    if r.kind == RejectionKind::InvalidToken {
+    // what the client must fix: its token, or its body (never which rule)
+    if matches!(
+        r.kind,
+        RejectionKind::InvalidToken
+            | RejectionKind::BadRequest
+            | RejectionKind::PayloadTooLarge
+            | RejectionKind::UnsupportedMediaType
+    ) {
         extra["detail"] = r.description.into();
     }
     if let Some(d) = r.retry_after {
@@ -285,6 +292,7 @@ mod tests {
             (Misconfigured, 500, "misconfigured", false),
             (PayloadTooLarge, 413, "payload-too-large", false),
             (BadRequest, 400, "invalid-request", false),
+            (UnsupportedMediaType, 415, "unsupported-media-type", false),
         ];
         for (kind, status, problem, challenge_header) in rows {
             let r = Rejection::new(kind, "inc-1".into())

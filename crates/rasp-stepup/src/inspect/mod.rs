@@ -18,7 +18,8 @@ use std::sync::Arc;
 use http::HeaderMap;
 use rasp_detect::{Detector, Findings, SourceKind};
 
-pub(crate) use body::{BodyKind, body_kind, inspect_body};
+pub(crate) use body::{BodyPlan, BodyRefusal, body_plan, decode, inspect_body};
+pub use body::{CompressedBodies, MalformedBodies};
 pub use exclusions::{Exclusion, ExclusionReport};
 
 /// What to do with a body larger than `max_body_bytes`.
@@ -112,6 +113,8 @@ pub struct InspectionRules {
     pub(crate) max_body_bytes: usize,
     pub(crate) over_limit: OverLimit,
     pub(crate) max_json_depth: usize,
+    pub(crate) compressed_bodies: CompressedBodies,
+    pub(crate) malformed_bodies: MalformedBodies,
     pub(crate) exclusions: Vec<Exclusion>,
     /// Per sensitivity level.
     pub(crate) budgets: crate::level::PerLevel<Budget>,
@@ -132,6 +135,8 @@ impl Default for InspectionRules {
             max_body_bytes: 64 * 1024,
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
+            compressed_bodies: CompressedBodies::Decode,
+            malformed_bodies: MalformedBodies::Reject,
             exclusions: Vec::new(),
             budgets: crate::level::PerLevel::from_fn(Budget::default_for),
         }
@@ -194,6 +199,28 @@ impl InspectionRules {
         self
     }
 
+    /// How deep a JSON body may nest (default 32, at most 128): every
+    /// value down to it is inspected; a deeper body is malformed (see
+    /// [`InspectionRules::malformed_bodies`]).
+    pub fn max_json_depth(mut self, depth: usize) -> Self {
+        self.max_json_depth = depth;
+        self
+    }
+
+    /// What compressed bodies get (default: decompressed within
+    /// `max_body_bytes` of output, then inspected).
+    pub fn compressed_bodies(mut self, policy: CompressedBodies) -> Self {
+        self.compressed_bodies = policy;
+        self
+    }
+
+    /// What a body that is not what its headers declare gets (default:
+    /// 400).
+    pub fn malformed_bodies(mut self, policy: MalformedBodies) -> Self {
+        self.malformed_bodies = policy;
+        self
+    }
+
     /// The inspection budget of `level` (default: [`Budget::default_for`]).
     pub fn budget(mut self, level: crate::level::Sensitivity, budget: Budget) -> Self {
         self.budgets[level] = budget;
@@ -222,6 +249,10 @@ pub(crate) fn suspect_confidence(findings: &Findings) -> f32 {
 pub(crate) fn validate(rules: &InspectionRules) -> Result<(), String> {
     if rules.max_body_bytes == 0 || rules.max_body_bytes > 64 << 20 {
         return Err("max_body_bytes must be between 1 byte and 64 MiB".into());
+    }
+    if !(1..=128).contains(&rules.max_json_depth) {
+        // serde_json stops at 128 levels whatever the setting
+        return Err("max_json_depth must be between 1 and 128".into());
     }
     if rules
         .budgets

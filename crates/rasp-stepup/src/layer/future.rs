@@ -15,7 +15,7 @@ use tower_service::Service;
 use super::LoginSubject;
 use crate::decision::{Decision, RejectionKind};
 use crate::evaluate::{Evaluation, Input, StepUpContext, budget_decision, injection_decision};
-use crate::inspect::{BodyKind, RequestFindings, inspect_body, suspect_confidence};
+use crate::inspect::{BodyPlan, RequestFindings, decode, inspect_body, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::{Mode, Policy};
 use crate::respond::{attach_monitored, log_decision, log_outcome, respond};
@@ -53,7 +53,7 @@ pub(crate) struct BodyRead<B> {
 pub(crate) struct AfterBody {
     pub(crate) meta: Meta,
     pub(crate) input: Input,
-    pub(crate) kind: BodyKind,
+    pub(crate) kind: BodyPlan,
     /// Inspection work units the head left for the body.
     pub(crate) budget_left: usize,
     /// The head already spent the budget (and its decision was taken).
@@ -429,20 +429,48 @@ where
         BodyOutcome::Unreadable => Some(crate::evaluate::reject(p, RejectionKind::BadRequest)),
         BodyOutcome::Skipped => None,
         BodyOutcome::Read(bytes) => {
+            let rules = &p.inspector.rules;
+            let max = rules.max_body_bytes;
+            // what the body holds: the bytes, or what they decompress to
+            let plain = if kind.codings.is_empty() {
+                Ok((bytes.slice(..bytes.len().min(max)), bytes.len() <= max))
+            } else {
+                decode(&bytes, &kind.codings, max).and_then(|(d, cut)| {
+                    use crate::inspect::OverLimit;
+                    match rules.over_limit {
+                        OverLimit::Reject if cut => Err(crate::inspect::BodyRefusal::TooLarge),
+                        // nothing is inspected past the limit in this mode
+                        OverLimit::Pass if cut => Ok((Bytes::new(), false)),
+                        _ => Ok((Bytes::from(d), !cut)),
+                    }
+                })
+            };
             let mut found = RequestFindings::with_budget(budget_left);
-            let head = &bytes[..bytes.len().min(p.inspector.rules.max_body_bytes)];
             let template = meta.template.as_deref();
-            inspect_body(&p.inspector, template, &kind, head, &mut found);
+            let refused = match plain {
+                Ok((head, complete)) => inspect_body(
+                    &p.inspector,
+                    template,
+                    &kind.kind,
+                    &head,
+                    complete,
+                    &mut found,
+                )
+                .err(),
+                Err(refusal) => Some(refusal),
+            };
             input.risk.injection = input
                 .risk
                 .injection
                 .max(suspect_confidence(&found.findings));
-            injection_decision(p, &found.findings).or_else(|| {
-                // a budget the head spent was judged there
-                (!budget_spent)
-                    .then(|| budget_decision(p, meta.level, template, &found))
-                    .flatten()
-            })
+            injection_decision(p, &found.findings)
+                .or_else(|| refused.map(|r| crate::evaluate::refuse_body(p, r)))
+                .or_else(|| {
+                    // a budget the head spent was judged there
+                    (!budget_spent)
+                        .then(|| budget_decision(p, meta.level, template, &found))
+                        .flatten()
+                })
         }
     };
     let early = settle_early(stop, p.mode == Mode::Monitor, |d, m| {

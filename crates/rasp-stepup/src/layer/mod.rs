@@ -39,7 +39,7 @@ use crate::error::ConfigError;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::evaluate::{budget_decision, injection_decision};
 use crate::extract::{bearer_token, risk_input};
-use crate::inspect::{BodyKind, RequestFindings, body_kind, suspect_confidence};
+use crate::inspect::{BodyPlan, BodyRefusal, RequestFindings, body_plan, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::Policy;
 use crate::respond::{log_decision, respond};
@@ -245,6 +245,13 @@ where
     // Inspect: path, query, headers, cookies (bodies below).
     let (head, found) = inspect_head(p, &req, level, template);
     let monitor = p.mode == crate::policy::Mode::Monitor;
+    // A body the headers alone condemn (two Content-Types, a coding not
+    // decoded) is refused unless the head already was.
+    let (inspect_body, refused) = match body_to_inspect(p, &req) {
+        Ok(plan) => (plan, None),
+        Err(refusal) => (None, Some(evaluate::refuse_body(p, refusal))),
+    };
+    let found = found.or(refused);
     let pre = match future::settle_early(found, monitor, |d, m| {
         log_decision(d, level, template, None, None, m);
     }) {
@@ -252,7 +259,6 @@ where
         // in monitor mode the head's decision is carried, else the quota's
         future::Early::GoOn(carried) => carried.or(quota.flatten()),
     };
-    let inspect_body = body_to_inspect(p, &req);
     let public = !p.requirements[level].needs_identity();
     if public
         && bearer_token(req.headers()).is_none()
@@ -299,7 +305,7 @@ fn after_head<S, ReqBody, ResBody>(
     req: Request<ReqBody>,
     input: Input,
     meta: Meta,
-    body: Option<(BodyKind, usize, bool)>,
+    body: Option<(BodyPlan, usize, bool)>,
 ) -> ResponseFuture<S, ReqBody, ResBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
@@ -341,16 +347,17 @@ fn inspect_head<B>(
     (head, found)
 }
 
-/// The kind of body to read and inspect, if any.
+/// How to read and inspect the body, if there is one; `Err` when the
+/// headers alone condemn it.
 fn body_to_inspect<B: http_body::Body>(
     p: &crate::policy::PolicyInner,
     req: &Request<B>,
-) -> Option<BodyKind> {
+) -> Result<Option<BodyPlan>, BodyRefusal> {
     let may = may_have_body(req.headers()) || !http_body::Body::is_end_stream(req.body());
     if p.inspector.rules.enabled && may {
-        body_kind(req.headers())
+        body_plan(req.headers(), p.inspector.rules.compressed_bodies).map(Some)
     } else {
-        None
+        Ok(None)
     }
 }
 

@@ -40,6 +40,9 @@ struct InspectionSection {
     cookies: Option<bool>,
     max_body_bytes: Option<usize>,
     over_limit: Option<crate::inspect::OverLimit>,
+    max_json_depth: Option<usize>,
+    compressed_bodies: Option<crate::inspect::CompressedBodies>,
+    malformed_bodies: Option<crate::inspect::MalformedBodies>,
     #[serde(default)]
     budget: BTreeMap<Sensitivity, BudgetEntry>,
 }
@@ -211,6 +214,15 @@ impl InspectionSection {
         }
         if let Some(v) = self.over_limit {
             ins.over_limit = v;
+        }
+        if let Some(v) = self.max_json_depth {
+            ins.max_json_depth = v;
+        }
+        if let Some(v) = self.compressed_bodies {
+            ins.compressed_bodies = v;
+        }
+        if let Some(v) = self.malformed_bodies {
+            ins.malformed_bodies = v;
         }
         for (level, e) in self.budget {
             let b = &mut ins.budgets[level];
