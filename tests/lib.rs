@@ -127,6 +127,40 @@ impl Bank {
         user_agent: &str,
         extra: &[(&str, &str)],
     ) -> Answer {
+        let (mut headers, bytes) = (extra.to_vec(), Vec::new());
+        let bytes = match body {
+            Some(v) => {
+                headers.push(("content-type", "application/json"));
+                v.to_string().into_bytes()
+            }
+            None => bytes,
+        };
+        self.raw_as(method, path, token, user_agent, &headers, bytes)
+            .await
+    }
+
+    /// Sends `body` as it is, with exactly the headers given (repeated
+    /// names are sent repeated) besides `Host`, `User-Agent` and the token.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
+        self.raw_as(method, path, token, UA, headers, body).await
+    }
+
+    async fn raw_as(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        user_agent: &str,
+        extra: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Answer {
         let stream = tokio::net::TcpStream::connect(self.addr)
             .await
             .expect("connect");
@@ -145,13 +179,7 @@ impl Bank {
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        let bytes = match body {
-            Some(v) => {
-                req = req.header("content-type", "application/json");
-                Bytes::from(v.to_string())
-            }
-            None => Bytes::new(),
-        };
+        let bytes = Bytes::from(body);
         let res = sender
             .send_request(req.body(Full::new(bytes)).expect("request"))
             .await

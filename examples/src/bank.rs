@@ -243,6 +243,10 @@ pub fn app(policy: Policy) -> Router {
             "/login",
             post(move |body| login(login_policy.clone(), body)),
         )
+        // before the layer, so that it covers paths no route matches too:
+        // they are inspected and counted against the address quota, and
+        // answered at the default level (a 401 without a token)
+        .fallback(not_found)
         .layer(RaspStepUp::new(policy.clone()))
         .merge(step_up_routes(StepUpState::new(policy, totp_secrets())))
 }
@@ -313,6 +317,10 @@ async fn login(policy: Policy, body: axum::body::Bytes) -> Response {
         .into_response(),
         Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", "try again"),
     }
+}
+
+async fn not_found() -> Response {
+    problem(StatusCode::NOT_FOUND, "Not found", "no such route")
 }
 
 async fn account(identity: Identity) -> Json<Value> {

@@ -1,5 +1,6 @@
 //! End-to-end tests over real HTTP against the example bank on 127.0.0.1:0.
 
+mod bodies;
 mod entry;
 mod fault;
 mod flow;
