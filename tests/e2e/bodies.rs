@@ -19,6 +19,14 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// What a case is, its headers, its body and the answer it must get.
+type Case = (
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+    StatusCode,
+);
+
 async fn elevated() -> (Bank, String) {
     let bank = start(Mode::Enforce).await;
     let base = bank.login().await;
@@ -51,7 +59,7 @@ async fn every_way_around_body_inspection_is_closed() {
     .await;
     assert_eq!(ok.0, StatusCode::OK, "{:?}", ok.1);
     let attack = ATTACK.as_bytes().to_vec();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<u8>, StatusCode)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "octet-stream",
             vec![("content-type", "application/octet-stream")],
