@@ -21,9 +21,9 @@ fn corpus(name: &str) -> BufReader<File> {
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
     ("sqli", 99.0, 96.9),
-    ("xss", 99.0, 97.3),
+    ("xss", 99.0, 97.4),
     ("traversal", 97.0, 97.0),
-    ("cmdi", 97.0, 91.2),
+    ("cmdi", 97.0, 91.6),
     ("ssrf", 95.0, 95.0),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),

@@ -2,7 +2,8 @@
 //! `rasp-detect`.
 //!
 //! Inputs: path segments, query names and values, a configurable header set
-//! (default `User-Agent`, `Referer`, `X-Forwarded-Host`), cookies (opt-in),
+//! (default `User-Agent`, `Referer`, `X-Forwarded-Host`, headers outside the
+//! standard set, standard ones that break their grammar), cookies,
 //! and bodies up to `max_body_bytes` (JSON keys and values with their JSON
 //! paths, url-encoded forms, multipart text fields and file names, XML).
 //! High-confidence findings reject the request (403, kind `Injection`);
@@ -131,7 +132,7 @@ impl Default for InspectionRules {
                 http::HeaderName::from_static("x-forwarded-host"),
             ],
             custom_headers: true,
-            cookies: false,
+            cookies: true,
             max_body_bytes: 64 * 1024,
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
@@ -170,18 +171,23 @@ impl InspectionRules {
         self
     }
 
-    /// Whether headers outside the standard set are inspected (default: on).
-    /// Standard headers with a fixed grammar (`Accept*`, `Authorization`,
-    /// `Content-*`, `Cookie`, `Host`, `If-*`, `Sec-*`, tracing and
-    /// forwarding headers…) are not; `X-Original-URL`, `X-Test` or an
-    /// application's own headers are, since nothing but the application
-    /// decides what they mean.
+    /// Whether headers outside the standard set are inspected (default: on):
+    /// `X-Original-URL`, `X-Test` or an application's own headers, since
+    /// nothing but the application decides what they mean. Standard
+    /// headers are read only when their value breaks their grammar (an
+    /// `X-Real-IP` that is no address, an `Origin` that is no origin, an
+    /// `Accept-Language` or `Content-Type` parameter with a quote, an
+    /// `X-Request-ID` with spaces), whatever this says: a handler may read
+    /// them all the same. `Authorization` and `Cookie` are never read as
+    /// headers (cookies are read pair by pair).
     pub fn custom_headers(mut self, on: bool) -> Self {
         self.custom_headers = on;
         self
     }
 
-    /// Inspects cookie values (with shape gating: opaque session ids pass).
+    /// Whether cookie values are inspected (default: on), pair by pair
+    /// under `cookie.<name>`; opaque values (session ids, signed tokens)
+    /// pass by shape without analysis.
     pub fn cookies(mut self, on: bool) -> Self {
         self.cookies = on;
         self
@@ -287,73 +293,177 @@ impl Key<'_> {
 
 type Bytes<'a> = std::borrow::Cow<'a, [u8]>;
 
-/// Whether a (lowercase) header name is outside the standard set: the
-/// headers of HTTP itself, of browsers (`Sec-*`, client hints), of CORS,
-/// and of proxies and tracing, whose grammar is fixed and which the
-/// application does not interpret as free input.
-fn is_custom_header(name: &str) -> bool {
-    const PREFIXES: &[&str] = &[
-        "accept",
-        "access-control-",
-        "content-",
-        "if-",
-        "sec-",
-        "x-forwarded-",
-        "x-amz-",
-        "x-b3-",
-        "x-datadog-",
-        "x-envoy-",
-        "cf-",
-    ];
-    !(PREFIXES.iter().any(|p| name.starts_with(p))
-        || matches!(
-            name,
-            "authorization"
-                | "cache-control"
-                | "connection"
-                | "cookie"
-                | "date"
-                | "device-memory"
-                | "dnt"
-                | "downlink"
-                | "dpr"
-                | "ect"
-                | "expect"
-                | "forwarded"
-                | "from"
-                | "host"
-                | "keep-alive"
-                | "max-forwards"
-                | "origin"
-                | "pragma"
-                | "priority"
-                | "proxy-authorization"
-                | "proxy-connection"
-                | "purpose"
-                | "range"
-                | "referer"
-                | "rtt"
-                | "save-data"
-                | "te"
-                | "trailer"
-                | "transfer-encoding"
-                | "upgrade"
-                | "upgrade-insecure-requests"
-                | "user-agent"
-                | "via"
-                | "viewport-width"
-                | "width"
-                | "x-real-ip"
-                | "x-request-id"
-                | "x-correlation-id"
-                | "x-requested-with"
-                | "x-csrf-token"
-                | "x-xsrf-token"
-                | "traceparent"
-                | "tracestate"
-                | "baggage"
-                | "x-cloud-trace-context"
-        ))
+/// The grammar a standard header's value must follow to be left alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Grammar {
+    /// Never inspected: credentials (`Authorization`), cookies (read
+    /// pair by pair, see [`InspectionRules::cookies`]), and framing that
+    /// the HTTP server itself parses and refuses when malformed.
+    Never,
+    /// Addresses: IP addresses (with a port, in brackets) or `unknown`,
+    /// comma-separated (`X-Forwarded-For`, `X-Real-IP`…).
+    Addresses,
+    /// `host[:port]` (`Host`).
+    Authority,
+    /// `null` or `scheme://host[:port]` (`Origin`).
+    Origin,
+    /// Tokens, parameters, lists, quoted tokens, dates and numbers
+    /// (`Accept*`, `Content-Type`, `Cache-Control`, `If-*`, `Range`…):
+    /// letters, digits and ` ,;=*/+._:"-` only.
+    Tokens,
+    /// Browser hints (`Sec-*`): as `Tokens`, and the punctuation of the
+    /// brand names browsers make up (`"Not)A;Brand"`): `()?!`.
+    Hints,
+    /// Identifiers (`X-Request-ID`, trace context): letters, digits and
+    /// `._:/+=,;-`.
+    Ids,
+    /// Entity tags the server made (`If-Match`, `If-None-Match`): `*`, or
+    /// quoted opaque tags, optionally weak (`W/"…"`); or a date.
+    EntityTags,
+}
+
+/// The grammar of a (lowercase) standard header; `None` for headers
+/// outside the standard set (an application's own `X-…` headers,
+/// `X-Original-URL`), which only the application gives a meaning.
+fn grammar(name: &str) -> Option<Grammar> {
+    use Grammar::*;
+    Some(match name {
+        "authorization"
+        | "proxy-authorization"
+        | "cookie"
+        | "content-length"
+        | "transfer-encoding"
+        | "connection"
+        | "keep-alive"
+        | "upgrade"
+        | "te"
+        | "trailer"
+        | "expect" => Never,
+        "x-forwarded-for"
+        | "x-real-ip"
+        | "x-client-ip"
+        | "true-client-ip"
+        | "cf-connecting-ip"
+        | "fastly-client-ip"
+        | "x-cluster-client-ip" => Addresses,
+        "host" | "x-forwarded-host" => Authority,
+        "origin" => Origin,
+        "x-request-id"
+        | "x-correlation-id"
+        | "request-id"
+        | "traceparent"
+        | "tracestate"
+        | "baggage"
+        | "x-amzn-trace-id"
+        | "x-cloud-trace-context"
+        | "x-csrf-token"
+        | "x-xsrf-token" => Ids,
+        n if n.starts_with("sec-") => Hints,
+        n if n.starts_with("x-b3-") || n.starts_with("x-datadog-") => Ids,
+        "if-match" | "if-none-match" => EntityTags,
+        n if n.starts_with("accept")
+            || n.starts_with("content-")
+            || n.starts_with("if-")
+            || n.starts_with("access-control-request-") =>
+        {
+            Tokens
+        }
+        "cache-control"
+        | "date"
+        | "device-memory"
+        | "dnt"
+        | "downlink"
+        | "dpr"
+        | "ect"
+        | "forwarded"
+        | "max-forwards"
+        | "pragma"
+        | "priority"
+        | "purpose"
+        | "range"
+        | "rtt"
+        | "save-data"
+        | "upgrade-insecure-requests"
+        | "via"
+        | "viewport-width"
+        | "width"
+        | "x-forwarded-proto"
+        | "x-forwarded-port"
+        | "x-forwarded-prefix"
+        | "x-requested-with" => Tokens,
+        _ => return None,
+    })
+}
+
+impl Grammar {
+    /// Whether `v` follows the grammar (then there is nothing in it for
+    /// an application to misread as code).
+    fn holds(self, v: &[u8]) -> bool {
+        let all = |ok: fn(u8) -> bool| v.iter().all(|&b| ok(b));
+        match self {
+            Grammar::Never => true,
+            Grammar::Addresses => std::str::from_utf8(v).is_ok_and(|s| {
+                s.split(',').map(str::trim).all(|a| {
+                    a.eq_ignore_ascii_case("unknown")
+                        || a.parse::<std::net::IpAddr>().is_ok()
+                        || a.parse::<std::net::SocketAddr>().is_ok()
+                })
+            }),
+            Grammar::Authority => is_authority(v),
+            Grammar::Origin => {
+                v == b"null"
+                    || v.iter().position(|&b| b == b':').is_some_and(|i| {
+                        let (scheme, rest) = (&v[..i], &v[i..]);
+                        !scheme.is_empty()
+                            && scheme
+                                .iter()
+                                .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(b))
+                            && rest.strip_prefix(b"://").is_some_and(is_authority)
+                    })
+            }
+            Grammar::Tokens => {
+                all(|b| b.is_ascii_alphanumeric() || b" \t,;=*/+._:\"-".contains(&b))
+            }
+            Grammar::Hints => {
+                all(|b| b.is_ascii_alphanumeric() || b" \t,;=*/+._:\"-()?!".contains(&b))
+            }
+            Grammar::Ids => all(|b| b.is_ascii_alphanumeric() || b"._:/+=,;-".contains(&b)),
+            Grammar::EntityTags => {
+                v == b"*"
+                    || v.split(|&b| b == b',').all(|t| {
+                        let t = t.trim_ascii();
+                        let t = t.strip_prefix(b"W/").unwrap_or(t);
+                        // etagc: visible ASCII but `"`
+                        t.len() >= 2
+                            && t.starts_with(b"\"")
+                            && t.ends_with(b"\"")
+                            && t[1..t.len() - 1]
+                                .iter()
+                                .all(|&b| (0x21..0x7f).contains(&b) && b != b'"')
+                    })
+            }
+        }
+    }
+}
+
+/// `host[:port]`: a name of letters, digits, dots and dashes, an IPv4
+/// address, or an IPv6 address in brackets.
+fn is_authority(v: &[u8]) -> bool {
+    let (host, port) = match v.iter().rposition(|&b| b == b':') {
+        Some(i) if !v.starts_with(b"[") || v[..i].ends_with(b"]") => (&v[..i], &v[i + 1..]),
+        _ => (v, &b""[..]),
+    };
+    let port_ok = port.len() <= 5 && port.iter().all(u8::is_ascii_digit);
+    let host_ok = match host.strip_prefix(b"[").and_then(|h| h.strip_suffix(b"]")) {
+        Some(v6) => std::str::from_utf8(v6).is_ok_and(|s| s.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => {
+            !host.is_empty()
+                && host
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(b))
+        }
+    };
+    port_ok && host_ok
 }
 
 /// `#106`, `#x6A;`, `lpar;`: what is left of `&#106` once `&` split a query.
@@ -574,7 +684,12 @@ impl Inspector {
         // definition.
         for (name, v) in headers {
             let inspect = self.rules.headers.contains(name)
-                || (self.rules.custom_headers && is_custom_header(name.as_str()))
+                || match grammar(name.as_str()) {
+                    // a standard header that breaks its grammar is read:
+                    // a handler may read it all the same
+                    Some(g) => !g.holds(v.as_bytes()),
+                    None => self.rules.custom_headers,
+                }
                 || v.as_bytes().trim_ascii_start().starts_with(b"()");
             if inspect {
                 let key = Key::Prefixed("header.", name.as_str().as_bytes());

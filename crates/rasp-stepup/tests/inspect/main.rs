@@ -250,7 +250,7 @@ async fn benign_inputs_pass_and_bodies_reach_the_handler_intact() {
 }
 
 #[tokio::test]
-async fn cookies_are_opt_in_and_custom_headers_opt_out() {
+async fn cookies_and_custom_headers_are_read_unless_turned_off() {
     let cookie = || {
         Request::get("/")
             .header(
@@ -261,12 +261,14 @@ async fn cookies_are_opt_in_and_custom_headers_opt_out() {
             .unwrap()
     };
     let (svc, _) = app(builder().build().unwrap());
-    assert_eq!(send(&svc, cookie()).await.status(), StatusCode::OK);
+    let res = send(&svc, cookie()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(kind(&res), Some(RejectionKind::Injection));
     let (svc, _) = app(builder()
-        .inspection(InspectionRules::default().cookies(true))
+        .inspection(InspectionRules::default().cookies(false))
         .build()
         .unwrap());
-    assert_eq!(send(&svc, cookie()).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(send(&svc, cookie()).await.status(), StatusCode::OK);
 
     // An application's own header is read by default; a standard one with a
     // fixed grammar (and browser-only `Sec-*` headers) is not.
@@ -291,12 +293,40 @@ async fn cookies_are_opt_in_and_custom_headers_opt_out() {
         ("if-none-match", "W/\"<etag>\""),
         ("x-request-id", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
         ("x-api-key", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"),
+        ("x-real-ip", "203.0.113.9"),
+        ("x-forwarded-for", "203.0.113.9, [2001:db8::1]:443, unknown"),
+        ("origin", "https://app.example.com:8443"),
+        ("accept-language", "en-GB,en;q=0.9,fr;q=0.8"),
+        (
+            "content-type",
+            "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW",
+        ),
+        (
+            "sec-ch-ua",
+            "\"Not)A;Brand\";v=\"8\", \"Chromium\";v=\"138\"",
+        ),
+        (
+            "cookie",
+            "session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.c2lnbmF0dXJl; theme=dark",
+        ),
     ] {
         assert_eq!(
             send(&svc, with(name, value)).await.status(),
             StatusCode::OK,
             "{name}"
         );
+    }
+    // a standard header that breaks its grammar is read like any other
+    for (name, value) in [
+        ("x-real-ip", "1.2.3.4' OR '1'='1"),
+        ("x-request-id", "1; DROP TABLE users--"),
+        ("origin", "https://a.example<script>alert(1)</script>"),
+        ("accept-language", "en' UNION SELECT password FROM users--"),
+        ("content-type", "text/plain; charset=\"' or sleep(5)--\""),
+        ("x-forwarded-uri", "/admin/../../etc/passwd"),
+    ] {
+        let res = send(&svc, with(name, value)).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}: {value}");
     }
     let (svc, _) = app(builder()
         .inspection(InspectionRules::default().custom_headers(false))
