@@ -203,3 +203,53 @@ async fn paths_no_route_matches_are_inspected_and_answered_404() {
     let a = bank.call("GET", "/nope", None, None).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn cookies_and_headers_a_handler_may_read_are_inspected() {
+    let bank = start(Mode::Enforce).await;
+    let base = bank.login().await;
+    let sqli = "1' UNION SELECT password FROM users--";
+    let quoted = format!("text/plain; charset=\"{sqli}\"");
+    let cookie = format!("theme=dark; pref={sqli}");
+    for (name, value) in [
+        ("cookie", cookie.as_str()),
+        ("x-request-id", sqli),
+        ("x-real-ip", sqli),
+        ("accept-language", sqli),
+        ("origin", sqli),
+        ("content-type", quoted.as_str()),
+    ] {
+        let a = bank
+            .call_with(
+                "GET",
+                "/account",
+                Some(&base),
+                None,
+                rasp_e2e::UA,
+                &[(name, value)],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{name}: {}", a.json);
+    }
+    // the same headers as browsers and proxies send them pass
+    let a = bank
+        .call_with(
+            "GET",
+            "/account",
+            Some(&base),
+            None,
+            rasp_e2e::UA,
+            &[
+                (
+                    "cookie",
+                    "theme=dark; sid=Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA",
+                ),
+                ("x-request-id", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+                ("x-real-ip", "203.0.113.9"),
+                ("accept-language", "en-GB,en;q=0.9"),
+                ("origin", "https://bank.example"),
+            ],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+}
