@@ -3,6 +3,8 @@
 //! [`RaspStepUp`] layer; a request counts as detected when the layer
 //! rejects it for injection (403) or as too large (413).
 
+pub mod sets;
+
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io::BufRead;
@@ -188,6 +190,11 @@ pub fn request_for(record: &Value) -> Option<Request<Body>> {
                 .body(Body::empty())
                 .ok()?
         }
+        // free text in a JSON comment field, as a user would send it
+        "json_comment" => Request::post("/")
+            .header("content-type", "application/json")
+            .body(Body::from(json!({ "comment": payload }).to_string()))
+            .ok()?,
         "body_json" => Request::post("/")
             .header("content-type", "application/json")
             .body(Body::from(payload.to_owned()))

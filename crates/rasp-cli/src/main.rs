@@ -1,7 +1,9 @@
 //! `rasp`: evaluate injection detection on corpora through the real layer.
 //!
 //! ```text
-//! rasp eval --attacks FILE --benign FILE [--policy FILE] [--json] [--missed]
+//! rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
+//! rasp check [--level N] [--source KIND] VALUE...
+//! rasp build-sets [--out DIR] [--man-step N]
 //! ```
 
 use std::fs::File;
@@ -9,11 +11,13 @@ use std::io::BufReader;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: rasp eval --attacks FILE --benign FILE [--policy FILE] [--json] [--missed]";
+    "usage: rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
+       rasp check [--level N] [--source KIND] VALUE...
+       rasp build-sets [--out DIR] [--man-step N]";
 
 struct Args {
-    attacks: String,
-    benign: String,
+    attacks: Option<String>,
+    benign: Option<String>,
     policy: Option<String>,
     json: bool,
     missed: bool,
@@ -36,30 +40,52 @@ fn parse() -> Result<Args, String> {
             _ => return Err(format!("unknown argument {a:?}\n{USAGE}")),
         }
     }
+    if attacks.is_none() && benign.is_none() {
+        return Err(USAGE.into());
+    }
     Ok(Args {
-        attacks: attacks.ok_or(USAGE)?,
-        benign: benign.ok_or(USAGE)?,
+        attacks,
+        benign,
         policy,
         json,
         missed,
     })
 }
 
-/// `rasp check [--level N] VALUE...`: the findings for each value (as a
-/// query parameter), for tuning rules and exclusions.
+/// `rasp check [--level N] [--source KIND] VALUE...`: the findings for
+/// each value (as a query parameter, or from `KIND`: `path`, `header`,
+/// `cookie`, `json` (free text), `form`, `xml`...), for tuning rules and
+/// exclusions.
 fn check(mut args: impl Iterator<Item = String>) -> ExitCode {
     let mut level = 2;
+    let mut source = rasp_detect::SourceKind::QueryValue;
     let mut values = Vec::new();
     while let Some(a) = args.next() {
         if a == "--level" {
             level = args.next().and_then(|v| v.parse().ok()).unwrap_or(2);
+        } else if a == "--source" {
+            use rasp_detect::SourceKind as K;
+            source = match args.next().as_deref() {
+                Some("path") => K::Path,
+                Some("header") => K::Header,
+                Some("cookie") => K::Cookie,
+                Some("json") => K::JsonValue,
+                Some("form") => K::FormValue,
+                Some("xml") => K::Xml,
+                Some("multipart") => K::MultipartField,
+                Some("query") => K::QueryValue,
+                other => {
+                    eprintln!("unknown source {other:?}");
+                    return ExitCode::from(2);
+                }
+            };
         } else {
             values.push(a);
         }
     }
     let d = rasp_detect::Detector::new(level);
     for v in values {
-        let f = d.inspect(v.as_bytes(), rasp_detect::SourceKind::QueryValue);
+        let f = d.inspect(v.as_bytes(), source);
         println!(
             "{v:?}: {}",
             if f.blocks() {
@@ -80,10 +106,40 @@ fn check(mut args: impl Iterator<Item = String>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `rasp build-sets [--out DIR] [--man-step N]`: the benign sets of this
+/// machine's documentation (see `rasp_cli::sets`).
+fn build_sets(mut args: impl Iterator<Item = String>) -> ExitCode {
+    let (mut out, mut step) = (String::from("target/own-sets"), 20usize);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--out" => out = args.next().unwrap_or(out),
+            "--man-step" => step = args.next().and_then(|v| v.parse().ok()).unwrap_or(step),
+            _ => {
+                eprintln!("unknown argument {a:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match rasp_cli::sets::build(std::path::Path::new(&out), step) {
+        Ok((tune, held)) => {
+            println!(
+                "{out}/tune.jsonl: {tune} paragraphs; {out}/heldout.jsonl: {held} (each sent as a JSON comment and as a form field)"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("rasp: {out}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let mut raw = std::env::args().skip(1);
-    if raw.next().as_deref() == Some("check") {
-        return check(raw);
+    match raw.next().as_deref() {
+        Some("check") => return check(raw),
+        Some("build-sets") => return build_sets(raw),
+        _ => {}
     }
     let args = match parse() {
         Ok(a) => a,
@@ -103,7 +159,13 @@ fn main() -> ExitCode {
             None => None,
         };
         let policy = rasp_cli::default_policy(toml.as_deref()).map_err(|e| e.to_string())?;
-        let (attacks, benign) = (open(&args.attacks)?, open(&args.benign)?);
+        let read = |p: &Option<String>| -> Result<Box<dyn std::io::BufRead>, String> {
+            match p {
+                Some(p) => Ok(Box::new(open(p)?)),
+                None => Ok(Box::new(std::io::empty())),
+            }
+        };
+        let (attacks, benign) = (read(&args.attacks)?, read(&args.benign)?);
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| e.to_string())?;

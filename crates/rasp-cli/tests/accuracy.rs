@@ -20,10 +20,10 @@ fn corpus(name: &str) -> BufReader<File> {
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
 const DETECTION: &[(&str, f64, f64)] = &[
-    ("sqli", 99.0, 96.9),
+    ("sqli", 99.0, 97.0),
     ("xss", 99.0, 97.4),
     ("traversal", 97.0, 97.0),
-    ("cmdi", 97.0, 91.6),
+    ("cmdi", 97.0, 91.8),
     ("ssrf", 95.0, 95.0),
     ("ssti", 95.0, 95.0),
     ("xxe", 95.0, 95.0),

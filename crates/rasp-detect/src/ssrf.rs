@@ -231,6 +231,16 @@ fn check_once(v: &str, text: bool) -> Option<SsrfHit> {
         if !slashed && !WEB_SCHEMES.contains(&scheme) {
             continue;
         }
+        // Free text (documentation, pasted code) mentions local URLs
+        // (`redis://127.0.0.1/`): there, only a value that is a URL is
+        // one an application would fetch.
+        if text
+            && !v[..start]
+                .trim_start_matches([' ', '\t', '"', '\''])
+                .is_empty()
+        {
+            continue;
+        }
         let authority = &after[..authority_end(after)];
         if internal_host(host_of(authority)) {
             return Some(SsrfHit::InternalHost);

@@ -231,7 +231,36 @@ pub(crate) fn decode(
 /// Prose-like values (long, or with several spaces) are read as text, where
 /// shell and CRLF patterns are ordinary.
 fn value_source(v: &str) -> SourceKind {
-    if v.len() > 64 || v.bytes().filter(|b| *b == b' ').count() >= 4 {
+    text_source(v.as_bytes())
+}
+
+/// Where a form field or a whole text body is read: as free text when it
+/// reads like prose (at least 64 bytes and 8 spaces, opening with a
+/// letter, and at least 85 % letters, digits, spaces and sentence
+/// punctuation), else as a value. Stricter than [`value_source`]: a form
+/// field's command line or SQL fragment (`;find /etc -name passwd`) has
+/// spaces too, but neither the opening nor the letters of prose.
+pub(crate) fn prose_source(v: &[u8]) -> SourceKind {
+    let first = v.iter().find(|b| !b.is_ascii_whitespace());
+    let spaces = v.iter().filter(|b| **b == b' ').count();
+    let wordy = v
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric() || b" .,:'\"()!?-\n".contains(b) || **b >= 0x80)
+        .count();
+    if v.len() >= 64
+        && spaces >= 8
+        && first.is_some_and(u8::is_ascii_alphabetic)
+        && wordy * 100 >= v.len() * 85
+    {
+        SourceKind::JsonValue
+    } else {
+        SourceKind::FormValue
+    }
+}
+
+/// [`value_source`] of bytes.
+fn text_source(v: &[u8]) -> SourceKind {
+    if v.len() > 64 || v.iter().filter(|b| **b == b' ').count() >= 4 {
         SourceKind::JsonValue
     } else {
         SourceKind::FormValue
@@ -473,9 +502,26 @@ fn file_head(
     }
 }
 
-/// Attribute values of an XML document (structured, like form values).
-/// Text nodes are covered by the whole-document pass.
+/// Attribute values and text nodes of an XML document (at most 512 of
+/// each): an attribute is a value like a form field's; a text node is a
+/// value, or free text when it reads like prose. The whole document is
+/// read as well (declarations, entities, tags).
 fn xml_values(insp: &Inspector, route: Option<&str>, body: &[u8], out: &mut RequestFindings) {
+    let mut texts = 0;
+    for node in body.split(|b| *b == b'<').skip(1) {
+        if texts >= 512 {
+            break;
+        }
+        let Some(close) = node.iter().position(|b| *b == b'>') else {
+            continue;
+        };
+        let text = node[close + 1..].trim_ascii();
+        if !text.is_empty() && !node.starts_with(b"!") && !node.starts_with(b"?") {
+            texts += 1;
+            let source = prose_source(text);
+            insp.value(route, Key::Static("body.xml.text"), text, source, out);
+        }
+    }
     let mut i = 0;
     let mut n = 0;
     while i + 1 < body.len() && n < 512 {
@@ -496,6 +542,82 @@ fn xml_values(insp: &Inspector, route: Option<&str>, body: &[u8], out: &mut Requ
         }
         i += 1;
     }
+}
+
+/// Whether an XML declaration names the UTF-7 encoding.
+fn declares_utf7(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(200)];
+    let end = memchr::memmem::find(head, b"?>").unwrap_or(head.len());
+    let decl = head[..end].to_ascii_lowercase();
+    memchr::memmem::find(&decl, b"utf-7").is_some()
+        || memchr::memmem::find(&decl, b"utf7").is_some()
+}
+
+/// UTF-7 (RFC 2152) to UTF-8: `+` opens modified base64 of UTF-16BE
+/// code units, ended by `-` (dropped) or any other byte; `+-` is `+`.
+/// Linear; the output is no longer than the input (three bytes of UTF-8
+/// at most for every 16 bits, which took at least three characters).
+fn utf7_decode(input: &[u8]) -> Vec<u8> {
+    fn sextet(b: u8) -> Option<u32> {
+        Some(u32::from(match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        if input[i] != b'+' {
+            out.push(input[i]);
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < input.len() && sextet(input[j]).is_some() {
+            j += 1;
+        }
+        if j == start {
+            // `+-` is a plus sign; a lone `+` stays
+            out.push(b'+');
+            i = if input.get(j) == Some(&b'-') {
+                j + 1
+            } else {
+                j
+            };
+            continue;
+        }
+        let (mut acc, mut bits, mut units) = (0u32, 0u32, Vec::new());
+        for &b in &input[start..j] {
+            acc = (acc << 6 | sextet(b).unwrap_or(0)) & 0xff_ffff;
+            bits += 6;
+            if bits >= 16 {
+                bits -= 16;
+                units.push(((acc >> bits) & 0xffff) as u16);
+            }
+        }
+        if units.is_empty() {
+            // too short to hold a character: not UTF-7 after all
+            out.extend_from_slice(&input[i..j]);
+            i = j;
+            continue;
+        }
+        for c in char::decode_utf16(units) {
+            let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+        i = if input.get(j) == Some(&b'-') {
+            j + 1
+        } else {
+            j
+        };
+    }
+    out
 }
 
 /// The boundary of a multipart body that names none in its header: the
@@ -538,23 +660,34 @@ pub(crate) fn inspect_body(
         BodyKind::Json => {
             if let Err(reason) = walk_json(insp, route, body, out) {
                 // Not JSON after all (or truncated): read it as text too.
-                insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out);
+                insp.value(route, Key::Static("body"), body, prose_source(body), out);
                 return refuse(reason);
             }
         }
         BodyKind::Form => insp.pairs(route, body, super::Pairs::FORM, out),
         BodyKind::Xml => {
+            // A document that declares UTF-7 hides its markup from byte
+            // patterns (`+ADw-!DOCTYPE`): read what it decodes to.
+            let utf7;
+            let body = match declares_utf7(body).then(|| utf7_decode(body)) {
+                Some(decoded) => {
+                    utf7 = decoded;
+                    &utf7[..]
+                }
+                None => body,
+            };
             insp.value(route, Key::Static("body.xml"), body, SourceKind::Xml, out);
             xml_values(insp, route, body, out);
         }
         BodyKind::Multipart(boundary) => match boundary.clone().or_else(|| sniff_boundary(body)) {
             Some(boundary) => multipart(insp, route, &boundary, body, out),
             None => {
-                insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out);
+                insp.value(route, Key::Static("body"), body, prose_source(body), out);
                 return refuse("the multipart body has no boundary");
             }
         },
-        BodyKind::Text => insp.value(route, Key::Static("body"), body, SourceKind::JsonValue, out),
+        // a short body without spaces is one value, not prose
+        BodyKind::Text => insp.value(route, Key::Static("body"), body, prose_source(body), out),
         BodyKind::Untyped => {
             if is_encoded_blob(body.trim_ascii()) {
                 // Percent-encoded throughout, `=` included (`pay%3DAND+1%3D1`):
@@ -626,4 +759,35 @@ fn looks_like_form(body: &[u8]) -> bool {
                         })
                 })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf7_markup_is_decoded() {
+        assert_eq!(
+            utf7_decode(b"+ADwAIQ-DOCTYPE foo +ADw-foo+AD4AJg-xxe+ADs-"),
+            b"<!DOCTYPE foo <foo>&xxe;"
+        );
+        assert_eq!(utf7_decode(b"1 +- 1 = 2, a+b"), b"1 + 1 = 2, a+b");
+        assert!(declares_utf7(
+            b"<?xml version=\"1.0\" encoding=\"UTF-7\"?><a/>"
+        ));
+        assert!(!declares_utf7(b"<?xml version=\"1.0\"?><a>utf-7</a>"));
+    }
+
+    #[test]
+    fn prose_needs_the_look_of_sentences() {
+        let prose = b"Thanks for the quick delivery, the parcel arrived on Monday and everything was in order.";
+        assert_eq!(prose_source(prose), SourceKind::JsonValue);
+        for value in [
+            &b";find /etc -name passwd -exec cat {} + and some more words to make it long"[..],
+            b"cd /;cd etc;bridge -b passwd",
+            b"1' UNION SELECT username, password FROM users WHERE 1=1 -- and then some",
+        ] {
+            assert_eq!(prose_source(value), SourceKind::FormValue, "{value:?}");
+        }
+    }
 }

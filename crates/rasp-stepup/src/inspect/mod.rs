@@ -515,6 +515,9 @@ pub(crate) struct Pairs {
     whole: &'static str,
     name: SourceKind,
     value: SourceKind,
+    /// Prose-like values are read as free text (form fields carry
+    /// comments and messages; query values stay values).
+    prose: bool,
 }
 
 impl Pairs {
@@ -523,12 +526,14 @@ impl Pairs {
         whole: "query",
         name: SourceKind::QueryName,
         value: SourceKind::QueryValue,
+        prose: false,
     };
     pub(crate) const FORM: Self = Self {
         prefix: "body.",
         whole: "body",
         name: SourceKind::FormName,
         value: SourceKind::FormValue,
+        prose: true,
     };
 }
 
@@ -643,7 +648,11 @@ impl Inspector {
             self.value(route, key, &name, to.name, out);
             split |= i > 0 && value.is_none() && is_entity_tail(&name);
             let value = value.as_deref().unwrap_or(&name);
-            self.value(route, key, value, to.value, out);
+            let source = match to.prose {
+                true => body::prose_source(value),
+                false => to.value,
+            };
+            self.value(route, key, value, source, out);
         }
         if split {
             // A bare name that is the tail of an HTML character reference
