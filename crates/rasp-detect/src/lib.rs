@@ -619,6 +619,15 @@ impl Default for Detector {
     }
 }
 
+/// Whether a class is settled for a value: a high-confidence finding of
+/// it ends its later checks. A lower one does not, or a level that adds a
+/// low-confidence rule would stop a high-confidence check from running
+/// (level 3 and 4 seeing less than level 2).
+fn settled(out: &Findings, class: Class) -> bool {
+    out.iter()
+        .any(|f| f.class == class && f.confidence == Confidence::High)
+}
+
 fn excerpt(view: &[u8], start: usize, end: usize) -> String {
     let from = start.saturating_sub(8);
     let to = end.min(from + 48).min(view.len());
@@ -817,7 +826,7 @@ impl Detector {
         // Windows paths lose letters to escape decoding (`\ntuser.dat`
         // becomes a newline and `tuser.dat`): the path rules also read the
         // value as sent.
-        if raw.contains(&b'\\') && !out.iter().any(|f| f.class == Class::Traversal) {
+        if raw.contains(&b'\\') && !settled(&out, Class::Traversal) {
             let sent = path_view(&raw.to_ascii_lowercase());
             let mut extra = Findings::default();
             self.run(&self.traversal_decoded, &sent, source, &mut extra);
@@ -827,7 +836,7 @@ impl Detector {
         // Log4Shell with nested lookups.
         if let Some(rule) = self.code_rule(Check::NestedLookup, source)
             && decoded.windows(2).any(|w| w == b"${")
-            && !out.iter().any(|f| f.class == Class::Jndi)
+            && !settled(&out, Class::Jndi)
         {
             let resolved = resolve_lookups(&decoded);
             if resolved.windows(6).any(|w| w == b"\x01jndi:")
@@ -839,7 +848,7 @@ impl Detector {
         // SQL: a quoted literal closed and continued as valid SQL, for the
         // operator soups no pattern enumerates.
         if let Some(rule) = self.code_rule(Check::QuoteBreakout, source)
-            && !out.iter().any(|f| f.class == Class::Sqli)
+            && !settled(&out, Class::Sqli)
             && sqltok::quote_breakout(&decoded)
         {
             out.0.push(rule.finding(&decoded));
@@ -878,7 +887,7 @@ impl Detector {
         // evasion: nobody encodes `<` that way by accident.
         if evasions.encoded_angle
             && let Some(rule) = self.code_rule(Check::EncodedMarkup, source)
-            && !out.iter().any(|f| f.class == Class::Xss)
+            && !settled(&out, Class::Xss)
         {
             out.0.push(rule.finding(&decoded));
         }
@@ -886,7 +895,7 @@ impl Detector {
         // URL parsers drop) or hidden behind escapes: `ja&tab;vascript:`.
         if let Some(rule) = self.code_rule(Check::HiddenScheme, source)
             && decoded.contains(&b':')
-            && !out.iter().any(|f| f.class == Class::Xss)
+            && !settled(&out, Class::Xss)
             && raw
                 .iter()
                 .any(|b| matches!(b, b'&' | b'%' | b'\\' | b'\t' | b'\n' | b'\r'))

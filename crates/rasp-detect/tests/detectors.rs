@@ -562,3 +562,38 @@ fn every_rule_catches_its_examples_and_passes_its_twins() {
     // the table holds every rule: 136 patterns and 7 checks written as code
     assert_eq!(rows, 143);
 }
+
+/// A higher level runs more rules and must not see less: every example a
+/// high-confidence row blocks at its level is blocked at every level above
+/// it. (A low-confidence finding of a class once ended that class's later
+/// checks, so level 3 let `&lt;b&gt;` through with a suspicion where
+/// level 2 blocked it.)
+#[test]
+fn a_higher_level_blocks_what_a_lower_one_blocks() {
+    let detectors: Vec<Detector> = (1..=4).map(Detector::new).collect();
+    let mut failures = Vec::new();
+    for rule in rasp_detect::rules() {
+        if rule.confidence() != rasp_detect::Confidence::High {
+            continue;
+        }
+        let source = rule.example_source();
+        for example in rule.catches() {
+            for level in rule.level()..=4 {
+                let found = detectors[usize::from(level) - 1].inspect(example.as_bytes(), source);
+                if !found.blocks() {
+                    failures.push(format!(
+                        "{}: {example:?} passes at level {level}",
+                        rule.id()
+                    ));
+                }
+            }
+        }
+    }
+    for level in 2..=4 {
+        for v in ["&lt;b&gt;bold&lt;/b&gt;", "&#60;i&#62;x"] {
+            let found = detectors[level - 1].inspect(v.as_bytes(), SourceKind::QueryValue);
+            assert!(found.blocks(), "{v:?} at level {level}: {found:?}");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
