@@ -781,6 +781,17 @@ pub(crate) static RULES: &[Rule] = &[
         r"<!entity\s+(?:%\s*)?[\w.:-]+\s+(?:system|public)\b|<!entity\s+%|<!doctype[^>]*?\b(?:system|public)\s+['\x22][a-z]+:|<xi:include\b|<!doctype\s+[\w:.-]+\s*\[[^\]]{0,2000}<!entity",
         catches ["<!ENTITY xxe SYSTEM \"file:///etc/passwd\">"],
         passes ["entity system design"]),
+    // Without SYSTEM: entities that expand other entities (billion laughs)
+    // and any internal subset, which no API body needs (SOAP forbids
+    // DTDs) and every entity attack opens.
+    rule!("xxe-entity-expansion", Xxe, 1, High, 5, D, Any,
+        r"<!entity\s+[\w.:-]+\s+['\x22][^'\x22]{0,1000}&[a-z_][\w.:-]*;",
+        catches ["<!ENTITY lol2 \"&lol;&lol;&lol;&lol;\">"],
+        passes ["the entity lol2 expands to lol ten times"]),
+    rule!("xxe-internal-subset", Xxe, 1, High, 5, D, Any,
+        r"<!doctype\s+[\w:.-]+(?:\s+(?:system|public)\s+[^\[>]{0,400})?\s*\[",
+        catches ["<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ELEMENT lolz (#PCDATA)>]><lolz>x</lolz>"],
+        passes ["<!DOCTYPE html> is the first line [1]"]),
     // ------------------------------------------------------------ crlf
     rule!("crlf-header-injection", Crlf, 1, High, 5, D, NotText,
         r"[\r\n]+[^\S\r\n]*\S{0,4}?(?:set-cookie|location|content-(?:type|length|disposition|security-policy)|refresh|x-[a-z-]+|access-control-[a-z-]+|host|remote-addr|cache-control|transfer-encoding|cookie|link|bcc|cc|to|from|subject)\s*:|[\r\n]+\s*http/\d|[\r\n]{2,}\s*<",
