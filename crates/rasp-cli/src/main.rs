@@ -3,7 +3,7 @@
 //! ```text
 //! rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
 //! rasp check [--level N] [--source KIND] VALUE...
-//! rasp build-sets [--out DIR] [--man-step N]
+//! rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...
 //! ```
 
 use std::fs::File;
@@ -13,7 +13,7 @@ use std::process::ExitCode;
 const USAGE: &str =
     "usage: rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
        rasp check [--level N] [--source KIND] VALUE...
-       rasp build-sets [--out DIR] [--man-step N]";
+       rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...";
 
 struct Args {
     attacks: Option<String>,
@@ -106,13 +106,15 @@ fn check(mut args: impl Iterator<Item = String>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `rasp build-sets [--out DIR] [--man-step N]`: the benign sets of this
+/// `rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...`: the benign sets of this
 /// machine's documentation (see `rasp_cli::sets`).
 fn build_sets(mut args: impl Iterator<Item = String>) -> ExitCode {
     let (mut out, mut step) = (String::from("target/own-sets"), 20usize);
+    let mut agents = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--out" => out = args.next().unwrap_or(out),
+            "--user-agents" => agents.extend(args.next().map(std::path::PathBuf::from)),
             "--man-step" => step = args.next().and_then(|v| v.parse().ok()).unwrap_or(step),
             _ => {
                 eprintln!("unknown argument {a:?}\n{USAGE}");
@@ -120,7 +122,7 @@ fn build_sets(mut args: impl Iterator<Item = String>) -> ExitCode {
             }
         }
     }
-    match rasp_cli::sets::build(std::path::Path::new(&out), step) {
+    match rasp_cli::sets::build(std::path::Path::new(&out), step, &agents) {
         Ok((tune, held)) => {
             println!(
                 "{out}/tune.jsonl: {tune} paragraphs; {out}/heldout.jsonl: {held} (each sent as a JSON comment and as a form field)"

@@ -275,17 +275,69 @@ fn man_pages(step: usize) -> Vec<Paragraph> {
     out
 }
 
-/// Builds the sets into `dir` (`tune.jsonl`, `heldout.jsonl`): the number
-/// of paragraphs written to each.
+/// User-Agent strings of browser lists (JSON or JSON Lines, as packages
+/// on PyPI and npm ship them): every string under a key spelled
+/// `useragent`, `userAgent` or `user_agent`, at any depth.
 ///
 /// # Errors
 ///
-/// When `dir` cannot be written.
-pub fn build(dir: &Path, man_step: usize) -> std::io::Result<(usize, usize)> {
+/// A file that cannot be read or is not JSON.
+pub fn user_agents(paths: &[PathBuf]) -> std::io::Result<Vec<Paragraph>> {
+    fn walk(v: &serde_json::Value, source: &str, out: &mut Vec<Paragraph>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let key = k.to_ascii_lowercase().replace('_', "");
+                    match v {
+                        serde_json::Value::String(s) if key == "useragent" => out.push(Paragraph {
+                            subset: "user-agent",
+                            source: source.to_owned(),
+                            text: s.clone(),
+                        }),
+                        _ => walk(v, source, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, source, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        let text = std::fs::read_to_string(p)?;
+        let source = p.display().to_string();
+        let bad = |e: serde_json::Error| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{source}: {e}"))
+        };
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+            walk(&v, &source, &mut out);
+        } else {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                walk(&serde_json::from_str(line).map_err(bad)?, &source, &mut out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the sets into `dir` (`tune.jsonl`, `heldout.jsonl`): the number
+/// of paragraphs (and User-Agent strings) written to each. The browser
+/// lists in `user_agent_files` become `User-Agent` headers, subset
+/// `user-agent`.
+///
+/// # Errors
+///
+/// When `dir` cannot be written or a browser list read.
+pub fn build(
+    dir: &Path,
+    man_step: usize,
+    user_agent_files: &[PathBuf],
+) -> std::io::Result<(usize, usize)> {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
     let mut all = registry(&home);
     all.extend(share_doc());
     all.extend(man_pages(man_step));
+    all.extend(user_agents(user_agent_files)?);
     std::fs::create_dir_all(dir)?;
     let mut tune = std::io::BufWriter::new(std::fs::File::create(dir.join("tune.jsonl"))?);
     let mut held = std::io::BufWriter::new(std::fs::File::create(dir.join("heldout.jsonl"))?);
@@ -301,12 +353,18 @@ pub fn build(dir: &Path, man_step: usize) -> std::io::Result<(usize, usize)> {
             (&mut tune, &mut n_tune)
         };
         *n += 1;
-        for location in ["json_comment", "body_form"] {
+        let locations: &[&str] = if p.subset == "user-agent" {
+            &["header"]
+        } else {
+            &["json_comment", "body_form"]
+        };
+        for location in locations {
             let record = json!({
                 "id": format!("o-{:016x}-{location}", fnv(&p.text)),
                 "source": p.source,
                 "class": "benign",
                 "location": location,
+                "param": "user-agent",
                 "encoding": "none",
                 "payload": p.text,
                 "subset": p.subset,
