@@ -619,6 +619,40 @@ impl Default for Detector {
     }
 }
 
+/// `../dir/name.png`: one leading `..` segment, then plain path segments
+/// ending in a static asset's extension.
+fn static_asset_link(path: &[u8]) -> bool {
+    let rest = path.strip_prefix(b"./").unwrap_or(path);
+    let Some(rest) = rest.strip_prefix(b"../") else {
+        return false;
+    };
+    let plain = rest
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_'));
+    let ext = rest.rsplit(|b| *b == b'.').next().unwrap_or(b"");
+    plain
+        && !rest.windows(2).any(|w| w == b"..")
+        && rest.contains(&b'.')
+        && matches!(
+            ext,
+            b"png"
+                | b"jpg"
+                | b"jpeg"
+                | b"gif"
+                | b"svg"
+                | b"webp"
+                | b"ico"
+                | b"avif"
+                | b"css"
+                | b"js"
+                | b"mjs"
+                | b"map"
+                | b"woff"
+                | b"woff2"
+                | b"ttf"
+        )
+}
+
 /// Whether a class is settled for a value: a high-confidence finding of
 /// it ends its later checks. A lower one does not, or a level that adds a
 /// low-confidence rule would stop a high-confidence check from running
@@ -902,6 +936,16 @@ impl Detector {
             && hidden_script_scheme(raw, &decoded)
         {
             out.0.push(rule.finding(&decoded));
+        }
+        // One `../` to a static asset (`../images/logo.png`, a relative
+        // link as pages and templates carry them) is a suspicion, not an
+        // attack: nothing else of the value climbs or names a file.
+        if out.iter().any(|f| f.rule == "traversal-leading") && static_asset_link(&path) {
+            for f in &mut out.0 {
+                if f.rule == "traversal-leading" {
+                    f.confidence = Confidence::Medium;
+                }
+            }
         }
         // Evasion evidence upgrades a traversal suspicion.
         if evasions.overlong_utf8
