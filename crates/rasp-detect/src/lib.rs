@@ -600,6 +600,9 @@ pub struct Detector {
     /// The file rules of the decoded and path views, for the value as sent.
     traversal_decoded: engine::Group,
     traversal_path: engine::Group,
+    /// The CRLF rules of the decoded view, for the value with characters
+    /// cut to their low byte.
+    crlf: engine::Group,
     /// Per check written as code (by `Check as usize`): its row, when this
     /// level runs it.
     code: [Option<&'static Rule>; Check::ALL.len()],
@@ -617,6 +620,30 @@ impl Default for Detector {
     fn default() -> Self {
         Self::new(2)
     }
+}
+
+/// The value with every character above U+00FF whose low byte is CR or
+/// LF written as that byte, as a server that cuts characters to bytes
+/// writes it; `None` when there is none.
+fn low_byte_breaks(v: &[u8]) -> Option<Vec<u8>> {
+    // only multi-byte UTF-8 above U+00FF can hold one (lead byte 0xC4+)
+    if !v.iter().any(|&b| b >= 0xc4) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(v);
+    let mut out = Vec::with_capacity(v.len());
+    let mut found = false;
+    for c in text.chars() {
+        let n = u32::from(c);
+        if n > 0xff && matches!(n & 0xff, 0x0a | 0x0d) {
+            out.push((n & 0xff) as u8);
+            found = true;
+        } else {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    found.then_some(out)
 }
 
 /// `../dir/name.png`: one leading `..` segment, then plain path segments
@@ -744,6 +771,7 @@ impl Detector {
             shell: compiled.group(&[View::Decoded], &[Class::Cmdi, Class::Traversal]),
             traversal_decoded: compiled.group(&[View::Decoded], &[Class::Traversal]),
             traversal_path: compiled.group(&[View::Path], &[Class::Traversal]),
+            crlf: compiled.group(&[View::Decoded], &[Class::Crlf]),
             code: Check::ALL.map(|c| {
                 RULES
                     .iter()
@@ -945,6 +973,18 @@ impl Detector {
                 if f.rule == "traversal-leading" {
                     f.confidence = Confidence::Medium;
                 }
+            }
+        }
+        // Characters cut to their low byte on the way to a header or a log
+        // (`嘊嘍` is `\n\r` then): read as such, the CRLF rules decide.
+        if let Some(rule) = self.code_rule(Check::UnicodeCrlf, source)
+            && !settled(&out, Class::Crlf)
+            && let Some(cut) = low_byte_breaks(&decoded)
+        {
+            let mut extra = Findings::default();
+            self.run(&self.crlf, &cut, source, &mut extra);
+            if !extra.is_empty() {
+                out.0.push(rule.finding(&cut));
             }
         }
         // Evasion evidence upgrades a traversal suspicion.

@@ -89,11 +89,15 @@ pub(crate) enum Check {
     HiddenScheme,
     /// Overlong UTF-8, `%u` escapes or NUL bytes around a path.
     EncodingEvasion,
+    /// Characters whose low byte is CR or LF (`嘊嘍`, U+560A U+560D),
+    /// which servers that cut characters to bytes write as a line break,
+    /// followed by a header or a parameter.
+    UnicodeCrlf,
 }
 
 impl Check {
     /// Every check, in declaration order (`check as usize` is its index).
-    pub(crate) const ALL: [Check; 7] = [
+    pub(crate) const ALL: [Check; 8] = [
         Check::NestedLookup,
         Check::QuoteBreakout,
         Check::InternalHost,
@@ -101,6 +105,7 @@ impl Check {
         Check::EncodedMarkup,
         Check::HiddenScheme,
         Check::EncodingEvasion,
+        Check::UnicodeCrlf,
     ];
 }
 
@@ -897,4 +902,7 @@ pub(crate) static RULES: &[Rule] = &[
     code_rule!("traversal-encoding-evasion", Traversal, 1, High, 4, NotText, Check::EncodingEvasion,
         catches ["report.pdf%00.jpg"],
         passes ["report.pdf"]),
+    code_rule!("crlf-unicode-low-byte", Crlf, 1, High, 5, NotText, Check::UnicodeCrlf,
+        catches ["x%E5%98%8A%E5%98%8DSet-Cookie:%20a=b", "\u{560a}Location: https://evil.example/"],
+        passes ["\u{560a}\u{560d} are two characters", "x\u{010a}y"]),
 ];
