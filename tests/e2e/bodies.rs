@@ -253,3 +253,24 @@ async fn cookies_and_headers_a_handler_may_read_are_inspected() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
 }
+
+#[tokio::test]
+async fn an_uncertain_finding_asks_for_a_step_up_on_sensitive_routes() {
+    let (bank, token) = elevated().await;
+    let json = [("content-type", "application/json")];
+    // a probe (a lone quote) is a medium-confidence finding: on a high
+    // route the elevated token meets a new challenge, not a 403
+    let probe = br#"{"to":"bob'","amount":5}"#.to_vec();
+    let (status, body) = transfer(&bank, &token, &json, probe).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["type"], "urn:rasp-stepup:problem:step-up-required");
+    assert!(body["challenge_id"].is_string(), "{body}");
+    // the same token without the probe is still good
+    let (status, _) = transfer(&bank, &token, &json, BENIGN.into()).await;
+    assert_eq!(status, StatusCode::OK);
+    // on an authenticated route the suspicion alone (40 < 60) passes
+    let a = bank
+        .call("GET", "/account?note=bob'", Some(&token), None)
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+}

@@ -354,6 +354,19 @@ pub(crate) static RULES: &[Rule] = &[
         r"(?:^|[^.\w])(?:concat_ws|group_concat|substring_index|char_length|octet_length|bit_length|unhex|uncompress|coalesce|ifnull|nullif|isnull|make_set|export_set|find_in_set|db_name|schema_name|current_user|session_user|system_user|sysdate|strcmp|rtrim|ltrim|lpad|rpad|datalength|ucase|lcase|soundex|aes_encrypt|aes_decrypt|des_encrypt|last_insert_id|row_count|found_rows|connection_id|sys_context|lo_get|lo_import|substring|ascii|md5|sha1) *\(",
         catches ["group_concat(password)"],
         passes ["group concat (music)"]),
+    // A value whose only content is a syntax break: a lone quote after a
+    // word (`admin'`, `test')`), string concatenation (`||'6`), a comment
+    // after a statement break (`1;--`). A probe, not yet an injection: a
+    // suspicion at level 2 (step-up on sensitive routes), a block from
+    // level 3.
+    rule!("sqli-syntax-probe", Sqli, 2, Medium, 3, S, Value,
+        r#"^\s*[\w.@-]{0,30}['"`]{1,3}\)*\s*$|^\s*(?:\|\||&&)\s*['"]\d*\s*$|^\s*[\w.@-]{0,30}\s*;\s*(?:--|#|/\*)\s*$"#,
+        catches ["admin'", "||'6", "1;--"],
+        passes ["O'Brien", "rock 'n' roll"]),
+    rule!("sqli-syntax-probe-strict", Sqli, 3, High, 4, S, Value,
+        r#"^\s*[\w.@-]{0,30}['"`]{1,3}\)*\s*$|^\s*(?:\|\||&&)\s*['"]\d*\s*$|^\s*[\w.@-]{0,30}\s*;\s*(?:--|#|/\*)\s*$"#,
+        catches ["test')", "'"],
+        passes ["it's", "5 o'clock"]),
     rule!("sqli-stacked", Sqli, 1, High, 5, S, NotText,
         r#"(?:^|['")\d]) *; *(?:select|insert|update|delete|drop|create|alter|exec|execute|declare|shutdown|truncate|waitfor|grant|revoke|rename|set +@|call|begin|if|union|sleep|load|handler|replace|merge|use|do|while|goto)\b"#,
         catches ["1; drop table users"],

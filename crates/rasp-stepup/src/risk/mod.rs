@@ -511,7 +511,7 @@ impl Default for RiskRules {
                 (SignalCode::AuthFailureBurst, 45.0),
                 (SignalCode::NotFoundBurst, 30.0),
                 (SignalCode::RateAboveBaseline, 25.0),
-                (SignalCode::InjectionSuspect, 35.0),
+                (SignalCode::InjectionSuspect, 40.0),
             ],
             unknown_weights: Vec::new(),
             device_cookie: Some(("rasp_did".into(), None)),
