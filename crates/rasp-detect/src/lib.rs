@@ -646,6 +646,213 @@ fn low_byte_breaks(v: &[u8]) -> Option<Vec<u8>> {
     found.then_some(out)
 }
 
+/// Whether `v` is one well-formed XML document of plain elements: an
+/// optional `<?xml …?>` declaration, then a single root whose tags
+/// balance, names of letters, digits and `_.:-`, quoted attribute values
+/// and text without `<` (the decoded view: entities are read already); no
+/// DOCTYPE, comment, CDATA or processing instruction, no `script`,
+/// `on…`, `style`, `href` or `src` names and no `javascript:`. Linear,
+/// nesting at most 64.
+fn plain_xml_document(v: &[u8]) -> bool {
+    fn name(v: &[u8], i: &mut usize) -> Option<(usize, usize)> {
+        let start = *i;
+        while *i < v.len() && (v[*i].is_ascii_alphanumeric() || b"_.:-".contains(&v[*i])) {
+            *i += 1;
+        }
+        (*i > start && v[start].is_ascii_alphabetic()).then_some((start, *i))
+    }
+    fn spaces(v: &[u8], i: &mut usize) {
+        while *i < v.len() && v[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    }
+    let lower = v.to_ascii_lowercase();
+    if memchr::memmem::find(&lower, b"javascript:").is_some()
+        || memchr::memmem::find(&lower, b"script").is_some()
+    {
+        return false;
+    }
+    let mut i = 0;
+    spaces(v, &mut i);
+    if v[i..].starts_with(b"<?xml") {
+        let Some(end) = memchr::memmem::find(&v[i..], b"?>") else {
+            return false;
+        };
+        if end < 5 || v[i + 5..i + end].contains(&b'<') {
+            return false;
+        }
+        i += end + 2;
+    }
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    let mut roots = 0;
+    while i < v.len() {
+        if v[i] != b'<' {
+            if stack.is_empty() {
+                if !v[i].is_ascii_whitespace() {
+                    return false;
+                }
+                i += 1;
+                continue;
+            }
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let closing = v.get(i) == Some(&b'/');
+        if closing {
+            i += 1;
+        }
+        let Some(n) = name(v, &mut i) else {
+            return false;
+        };
+        // elements a browser renders make it a page, not a document
+        let tag = &lower[n.0..n.1];
+        if is_html_element(tag) {
+            return false;
+        }
+        if closing {
+            spaces(v, &mut i);
+            match stack.pop() {
+                Some(open) if v[open.0..open.1] == v[n.0..n.1] && v.get(i) == Some(&b'>') => i += 1,
+                _ => return false,
+            }
+            continue;
+        }
+        loop {
+            spaces(v, &mut i);
+            match v.get(i) {
+                Some(b'>') => {
+                    i += 1;
+                    if stack.is_empty() {
+                        roots += 1;
+                    }
+                    stack.push(n);
+                    break;
+                }
+                Some(b'/') if v.get(i + 1) == Some(&b'>') => {
+                    i += 2;
+                    if stack.is_empty() {
+                        roots += 1;
+                    }
+                    break;
+                }
+                Some(_) => {
+                    let Some(a) = name(v, &mut i) else {
+                        return false;
+                    };
+                    let attr = &lower[a.0..a.1];
+                    if attr.starts_with(b"on")
+                        || attr == b"style"
+                        || attr == b"href"
+                        || attr == b"src"
+                    {
+                        return false;
+                    }
+                    spaces(v, &mut i);
+                    if v.get(i) != Some(&b'=') {
+                        return false;
+                    }
+                    i += 1;
+                    spaces(v, &mut i);
+                    let Some(&q) = v.get(i).filter(|q| matches!(q, b'"' | b'\'')) else {
+                        return false;
+                    };
+                    let Some(end) = v[i + 1..].iter().position(|b| *b == q) else {
+                        return false;
+                    };
+                    if v[i + 1..i + 1 + end].contains(&b'<') {
+                        return false;
+                    }
+                    i += end + 2;
+                }
+                None => return false,
+            }
+        }
+        if stack.len() > 64 || roots > 1 {
+            return false;
+        }
+    }
+    stack.is_empty() && roots == 1
+}
+
+/// Element names of HTML, SVG and MathML that a browser renders or runs.
+fn is_html_element(tag: &[u8]) -> bool {
+    let tag = tag.rsplit(|b| *b == b':').next().unwrap_or(tag);
+    matches!(
+        tag,
+        b"a" | b"abbr"
+            | b"animate"
+            | b"animatemotion"
+            | b"animatetransform"
+            | b"area"
+            | b"audio"
+            | b"b"
+            | b"base"
+            | b"basefont"
+            | b"bgsound"
+            | b"blink"
+            | b"body"
+            | b"br"
+            | b"button"
+            | b"canvas"
+            | b"circle"
+            | b"details"
+            | b"dialog"
+            | b"div"
+            | b"ellipse"
+            | b"embed"
+            | b"font"
+            | b"foreignobject"
+            | b"form"
+            | b"frame"
+            | b"frameset"
+            | b"g"
+            | b"h1"
+            | b"h2"
+            | b"h3"
+            | b"h4"
+            | b"h5"
+            | b"h6"
+            | b"head"
+            | b"html"
+            | b"i"
+            | b"iframe"
+            | b"image"
+            | b"img"
+            | b"input"
+            | b"isindex"
+            | b"keygen"
+            | b"layer"
+            | b"line"
+            | b"link"
+            | b"marquee"
+            | b"math"
+            | b"meta"
+            | b"noscript"
+            | b"object"
+            | b"p"
+            | b"path"
+            | b"polygon"
+            | b"rect"
+            | b"script"
+            | b"select"
+            | b"set"
+            | b"span"
+            | b"style"
+            | b"svg"
+            | b"table"
+            | b"td"
+            | b"template"
+            | b"textarea"
+            | b"title"
+            | b"tr"
+            | b"use"
+            | b"video"
+            | b"xmp"
+            | b"xss"
+    )
+}
+
 /// `../dir/name.png`: one leading `..` segment, then plain path segments
 /// ending in a static asset's extension.
 fn static_asset_link(path: &[u8]) -> bool {
@@ -964,6 +1171,18 @@ impl Detector {
             && hidden_script_scheme(raw, &decoded)
         {
             out.0.push(rule.finding(&decoded));
+        }
+        // A value that is a whole, plain XML document (an order, a feed
+        // item) opens in no attribute: its `"><` closes a tag and breaks out
+        // of nothing, and its declaration is its first line. Markup that
+        // runs script is still found by the other rules.
+        if out
+            .iter()
+            .any(|f| matches!(f.rule, "xss-attribute-breakout" | "xss-markup-declaration"))
+            && plain_xml_document(&decoded)
+        {
+            out.0
+                .retain(|f| !matches!(f.rule, "xss-attribute-breakout" | "xss-markup-declaration"));
         }
         // One `../` to a static asset (`../images/logo.png`, a relative
         // link as pages and templates carry them) is a suspicion, not an

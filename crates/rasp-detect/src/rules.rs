@@ -546,8 +546,8 @@ pub(crate) static RULES: &[Rule] = &[
         passes ["online"]),
     rule!("xss-attribute-breakout", Xss, 1, High, 4, D, Any,
         r#"["']\s*/?>\s*<\s*[a-z!]"#,
-        catches ["\"><img src=x>"],
-        passes ["\"quoted\" > other"]),
+        catches ["\"><img src=x>", "<a id=\"x\"><rect fill=\"white\"/></a>"],
+        passes ["\"quoted\" > other", "<order id=\"5\"><item sku=\"A1\">Shoe &amp; sock</item></order>"]),
     rule!("xss-tag-close-open", Xss, 2, Medium, 3, D, Any,
         r"</[a-z]+\s*>\s*<[a-z]",
         catches ["</title><img src=x>"],
@@ -796,8 +796,8 @@ pub(crate) static RULES: &[Rule] = &[
         passes ["jndi lookup docs"]),
     // -------------------------------------------------------------- xxe
     rule!("xxe-external-entity", Xxe, 1, High, 5, D, Any,
-        r"<!entity\s+(?:%\s*)?[\w.:-]+\s+(?:system|public)\b|<!entity\s+%|<!doctype[^>]*?\b(?:system|public)\s+['\x22][a-z]+:|<xi:include\b|<!doctype\s+[\w:.-]+\s*\[[^\]]{0,2000}<!entity",
-        catches ["<!ENTITY xxe SYSTEM \"file:///etc/passwd\">"],
+        r"<!entity\s+(?:%\s*)?[\w.:-]+\s+(?:system|public)\b|<!entity\s+%|<!doctype[^>]*?\b(?:system|public)\s+['\x22][a-z]+:|<xi:include\b|<(?:xs|xsd):(?:include|import|redefine)\b[^>]*(?:schemalocation|namespace)\s*=|<!doctype\s+[\w:.-]+\s*\[[^\]]{0,2000}<!entity",
+        catches ["<!ENTITY xxe SYSTEM \"file:///etc/passwd\">", "<xs:include namespace=\"http://evil.example/\"/>"],
         passes ["entity system design"]),
     // Without SYSTEM: entities that expand other entities (billion laughs)
     // and any internal subset, which no API body needs (SOAP forbids
