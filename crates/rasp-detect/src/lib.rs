@@ -1198,6 +1198,9 @@ impl Detector {
         // (`嘊嘍` is `\n\r` then): read as such, the CRLF rules decide.
         if let Some(rule) = self.code_rule(Check::UnicodeCrlf, source)
             && !settled(&out, Class::Crlf)
+            // what follows a break needs `:` (a header), `=` (a parameter),
+            // `<` (a body) or `/` (a request line)
+            && decoded.iter().any(|b| matches!(b, b':' | b'=' | b'<' | b'/'))
             && let Some(cut) = low_byte_breaks(&decoded)
         {
             let mut extra = Findings::default();
