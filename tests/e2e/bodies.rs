@@ -204,6 +204,12 @@ async fn paths_no_route_matches_are_inspected_and_answered_404() {
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
 }
 
+/// `GET /account` with a token and extra headers.
+async fn account(bank: &Bank, token: &str, headers: &[(&str, &str)]) -> rasp_e2e::Answer {
+    bank.call_with("GET", "/account", Some(token), None, rasp_e2e::UA, headers)
+        .await
+}
+
 #[tokio::test]
 async fn cookies_and_headers_a_handler_may_read_are_inspected() {
     let bank = start(Mode::Enforce).await;
@@ -219,38 +225,25 @@ async fn cookies_and_headers_a_handler_may_read_are_inspected() {
         ("origin", sqli),
         ("content-type", quoted.as_str()),
     ] {
-        let a = bank
-            .call_with(
-                "GET",
-                "/account",
-                Some(&base),
-                None,
-                rasp_e2e::UA,
-                &[(name, value)],
-            )
-            .await;
+        let a = account(&bank, &base, &[(name, value)]).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{name}: {}", a.json);
     }
     // the same headers as browsers and proxies send them pass
-    let a = bank
-        .call_with(
-            "GET",
-            "/account",
-            Some(&base),
-            None,
-            rasp_e2e::UA,
-            &[
-                (
-                    "cookie",
-                    "theme=dark; sid=Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA",
-                ),
-                ("x-request-id", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
-                ("x-real-ip", "203.0.113.9"),
-                ("accept-language", "en-GB,en;q=0.9"),
-                ("origin", "https://bank.example"),
-            ],
-        )
-        .await;
+    let a = account(
+        &bank,
+        &base,
+        &[
+            (
+                "cookie",
+                "theme=dark; sid=Zm9vYmFyYmF6cXV4cXV1eDEyMzQ1Njc4OTA",
+            ),
+            ("x-request-id", "3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+            ("x-real-ip", "203.0.113.9"),
+            ("accept-language", "en-GB,en;q=0.9"),
+            ("origin", "https://bank.example"),
+        ],
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
 }
 
