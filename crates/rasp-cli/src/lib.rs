@@ -4,6 +4,7 @@
 //! rejects it for injection (403) or as too large (413).
 
 pub mod sets;
+pub mod sink;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -4,6 +4,7 @@
 //! rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
 //! rasp check [--level N] [--source KIND] VALUE...
 //! rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...
+//! rasp sink --jsonl FILE [--user-agents FILE]...
 //! ```
 
 use std::fs::File;
@@ -13,7 +14,8 @@ use std::process::ExitCode;
 const USAGE: &str =
     "usage: rasp eval [--attacks FILE] [--benign FILE] [--policy FILE] [--json] [--missed]
        rasp check [--level N] [--source KIND] VALUE...
-       rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...";
+       rasp build-sets [--out DIR] [--man-step N] [--user-agents FILE]...
+       rasp sink --jsonl FILE";
 
 struct Args {
     attacks: Option<String>,
@@ -136,11 +138,50 @@ fn build_sets(mut args: impl Iterator<Item = String>) -> ExitCode {
     }
 }
 
+/// `rasp sink --jsonl FILE`: one verdict line per sink call (see
+/// `rasp_cli::sink` and docs/sinks.md); `-` reads standard input.
+fn sink(mut args: impl Iterator<Item = String>) -> ExitCode {
+    use std::io::{BufRead as _, Write as _};
+    let file = match (args.next().as_deref(), args.next()) {
+        (Some("--jsonl"), Some(f)) => f,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let reader: Box<dyn std::io::BufRead> = if file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match File::open(&file) {
+            Ok(f) => Box::new(BufReader::new(f)),
+            Err(e) => {
+                eprintln!("rasp: {file}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for line in reader.lines() {
+        let Ok(line) = line else {
+            eprintln!("rasp: {file}: unreadable line");
+            return ExitCode::from(2);
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        if writeln!(out, "{}", rasp_cli::sink::judge_line(&line)).is_err() {
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
     let mut raw = std::env::args().skip(1);
     match raw.next().as_deref() {
         Some("check") => return check(raw),
         Some("build-sets") => return build_sets(raw),
+        Some("sink") => return sink(raw),
         _ => {}
     }
     let args = match parse() {

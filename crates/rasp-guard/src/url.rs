@@ -1,0 +1,197 @@
+//! The URL guard (SSRF): an input that chooses the scheme or the host of
+//! an outbound request, or climbs out of its path.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::{Injection, Sink, first_injection};
+
+/// Byte ranges of a URL as written: scheme, authority, path.
+struct Parts {
+    scheme: (usize, usize),
+    authority: (usize, usize),
+    path: (usize, usize),
+}
+
+fn parts(u: &[u8]) -> Option<Parts> {
+    let colon = u.iter().position(|b| *b == b':')?;
+    let scheme_ok = colon > 0
+        && u[0].is_ascii_alphabetic()
+        && u[..colon]
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(b));
+    if !scheme_ok {
+        return None;
+    }
+    let rest = colon + 1;
+    // `\` counts as `/` for special schemes, as browsers and the WHATWG
+    // parser read it
+    let slash = |b: u8| b == b'/' || b == b'\\';
+    let (auth_start, auth_end) = if u.len() >= rest + 2 && slash(u[rest]) && slash(u[rest + 1]) {
+        let a = rest + 2;
+        let end = u[a..]
+            .iter()
+            .position(|b| slash(*b) || *b == b'?' || *b == b'#')
+            .map_or(u.len(), |p| a + p);
+        (a, end)
+    } else {
+        (rest, rest)
+    };
+    let path_end = u[auth_end..]
+        .iter()
+        .position(|b| *b == b'?' || *b == b'#')
+        .map_or(u.len(), |p| auth_end + p);
+    Some(Parts {
+        scheme: (0, colon),
+        authority: (auth_start, auth_end),
+        path: (auth_end, path_end),
+    })
+}
+
+fn overlaps((a, b): (usize, usize), s: usize, e: usize) -> bool {
+    s < b && a < e
+}
+
+/// Whether an address is one an outbound request chosen by a client must
+/// not reach: loopback, private, link-local (cloud metadata), shared
+/// (CGNAT), unspecified, broadcast, documentation, unique local IPv6, and
+/// IPv4 mapped or translated into IPv6.
+pub(crate) fn internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return internal_v4(v4);
+            }
+            let seg = v6.segments();
+            // NAT64 64:ff9b::/96 and the deprecated compatible ::a.b.c.d
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+                || (seg[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified())
+            {
+                let v4 = Ipv4Addr::new(
+                    (seg[6] >> 8) as u8,
+                    seg[6] as u8,
+                    (seg[7] >> 8) as u8,
+                    seg[7] as u8,
+                );
+                return internal_v4(v4);
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || v6 == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)
+        }
+    }
+}
+
+fn internal_v4(v4: Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && v4.octets()[2] == 0)
+        || a >= 240
+}
+
+/// Whether a host (as the WHATWG parser normalized it) is internal: an
+/// internal address, `localhost` and its subdomains, metadata names.
+fn internal_host(host: &::url::Host<&str>) -> bool {
+    match host {
+        ::url::Host::Ipv4(v4) => internal_v4(*v4),
+        ::url::Host::Ipv6(v6) => internal(IpAddr::V6(*v6)),
+        ::url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost"
+                || d.ends_with(".localhost")
+                || d.ends_with(".internal")
+                || d.ends_with(".local")
+                || d == "metadata"
+                || d.starts_with("metadata.")
+                || d == "instance-data"
+        }
+    }
+}
+
+fn judge(u: &[u8], parsed: Option<&::url::Url>, s: usize, e: usize) -> Option<&'static str> {
+    let p = parts(u)?;
+    let input = &u[s..e];
+    if overlaps(p.scheme, s, e) {
+        let scheme = parsed.map(::url::Url::scheme).unwrap_or("");
+        if !matches!(scheme, "http" | "https") {
+            return Some("chooses a scheme other than http(s)");
+        }
+    }
+    if overlaps(p.authority, s, e) || (overlaps(p.scheme, s, e) && e > p.scheme.1) {
+        // the input reaches the authority: it chose or changed the host
+        // the application wrote the scheme and text after the input: a
+        // delimiter from the input moves the host the application meant
+        let app_around = s >= p.authority.0 && e < u.len();
+        let structural = input
+            .iter()
+            .any(|b| matches!(b, b'@' | b'/' | b'\\' | b'#' | b'?') || b.is_ascii_whitespace());
+        if app_around && structural {
+            return Some("changes the host");
+        }
+        if let Some(host) = parsed.and_then(::url::Url::host)
+            && internal_host(&host)
+        {
+            return Some("chooses an internal host");
+        }
+        if parsed.is_none() {
+            return Some("makes the URL unreadable");
+        }
+    }
+    if overlaps(p.path, s, e) {
+        let path = &u[p.path.0..p.path.1];
+        let base = &u[p.path.0..s.max(p.path.0)];
+        let depth = |bytes: &[u8]| -> (isize, isize) {
+            let (mut d, mut least) = (0isize, 0isize);
+            for seg in bytes.split(|b| *b == b'/' || *b == b'\\') {
+                let seg = seg.to_ascii_lowercase();
+                match seg.as_slice() {
+                    b"" | b"." | b"%2e" => {}
+                    b".." | b"%2e%2e" | b".%2e" | b"%2e." => {
+                        d -= 1;
+                        least = least.min(d);
+                    }
+                    _ => d += 1,
+                }
+            }
+            (d, least)
+        };
+        let base_dirs =
+            depth(&base[..base.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1)]).0;
+        let (_, least) = depth(path);
+        let input_climbs = depth(input).1 < 0;
+        if input_climbs && least < base_dirs {
+            return Some("climbs out of its path");
+        }
+    }
+    None
+}
+
+/// Checks an outbound URL about to be fetched against the request's
+/// inputs: `Err` names the first input that chooses a scheme other than
+/// `http`/`https`, chooses a host that is internal (loopback, private,
+/// link-local and metadata addresses in any spelling the WHATWG parser
+/// reads: `2130706433`, `0x7f.1`, `[::ffff:127.0.0.1]`; `localhost`,
+/// `*.internal`), changes the host from inside the authority (`@`, `#`,
+/// `/`), or climbs with `..` above the path that precedes it. A URL the
+/// input makes unreadable counts when the input reaches its authority.
+///
+/// DNS rebinding (a public name that resolves to an internal address at
+/// connection time) is not decided here: resolve, check the address with
+/// the same policy, and connect to that address.
+///
+/// # Errors
+///
+/// The injection found.
+pub fn url(url: &str, inputs: &[&str]) -> Result<(), Injection> {
+    let parsed = ::url::Url::parse(url).ok();
+    let u = url.as_bytes();
+    first_injection(Sink::Url, u, inputs, |s, e| judge(u, parsed.as_ref(), s, e))
+}
