@@ -51,6 +51,35 @@ fn overlaps((a, b): (usize, usize), s: usize, e: usize) -> bool {
     s < b && a < e
 }
 
+/// The host of an authority that is a plain DNS name, which the WHATWG
+/// parser keeps as written (lowercase letters, digits, `-`, dots, a last
+/// label that is not a number, no user info, an optional numeric port);
+/// `None` for anything it would have to interpret (numbers, IPv6,
+/// percent-escapes, upper case, `@`).
+fn plain_domain(authority: &[u8]) -> Option<&str> {
+    let host = match authority.iter().rposition(|b| *b == b':') {
+        Some(i) if authority[i + 1..].iter().all(u8::is_ascii_digit) => &authority[..i],
+        Some(_) => return None,
+        None => authority,
+    };
+    let ok = !host.is_empty()
+        && host
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.'))
+        && host
+            .rsplit(|b| *b == b'.')
+            .find(|l| !l.is_empty())
+            .is_some_and(|last| {
+                last.iter().any(u8::is_ascii_lowercase) && !last.starts_with(b"0x")
+            })
+        && !host.split(|b| *b == b'.').any(|l| l.starts_with(b"xn--"));
+    if ok {
+        std::str::from_utf8(host).ok()
+    } else {
+        None
+    }
+}
+
 /// Whether an address is one an outbound request chosen by a client must
 /// not reach: loopback, private, link-local (cloud metadata), shared
 /// (CGNAT), unspecified, broadcast, documentation, unique local IPv6, and
@@ -116,12 +145,17 @@ fn internal_host(host: &::url::Host<&str>) -> bool {
     }
 }
 
-fn judge(u: &[u8], parsed: Option<&::url::Url>, s: usize, e: usize) -> Option<&'static str> {
-    let p = parts(u)?;
+fn judge(
+    u: &[u8],
+    p: &Parts,
+    parsed: &mut dyn FnMut() -> Option<::url::Url>,
+    s: usize,
+    e: usize,
+) -> Option<&'static str> {
     let input = &u[s..e];
     if overlaps(p.scheme, s, e) {
-        let scheme = parsed.map(::url::Url::scheme).unwrap_or("");
-        if !matches!(scheme, "http" | "https") {
+        let scheme = &u[p.scheme.0..p.scheme.1];
+        if !(scheme.eq_ignore_ascii_case(b"http") || scheme.eq_ignore_ascii_case(b"https")) {
             return Some("chooses a scheme other than http(s)");
         }
     }
@@ -136,13 +170,23 @@ fn judge(u: &[u8], parsed: Option<&::url::Url>, s: usize, e: usize) -> Option<&'
         if app_around && structural {
             return Some("changes the host");
         }
-        if let Some(host) = parsed.and_then(::url::Url::host)
-            && internal_host(&host)
-        {
-            return Some("chooses an internal host");
-        }
-        if parsed.is_none() {
-            return Some("makes the URL unreadable");
+        match plain_domain(&u[p.authority.0..p.authority.1]) {
+            // a name the parser would keep as it is: judged as written
+            Some(name) => {
+                if internal_host(&::url::Host::Domain(name)) {
+                    return Some("chooses an internal host");
+                }
+            }
+            None => {
+                let Some(parsed) = parsed() else {
+                    return Some("makes the URL unreadable");
+                };
+                if let Some(host) = parsed.host()
+                    && internal_host(&host)
+                {
+                    return Some("chooses an internal host");
+                }
+            }
         }
     }
     if overlaps(p.path, s, e) {
@@ -191,7 +235,12 @@ fn judge(u: &[u8], parsed: Option<&::url::Url>, s: usize, e: usize) -> Option<&'
 ///
 /// The injection found.
 pub fn url(url: &str, inputs: &[&str]) -> Result<(), Injection> {
-    let parsed = ::url::Url::parse(url).ok();
     let u = url.as_bytes();
-    first_injection(Sink::Url, u, inputs, |s, e| judge(u, parsed.as_ref(), s, e))
+    // not a URL with a scheme: nothing an input could have chosen
+    let Some(p) = parts(u) else {
+        return Ok(());
+    };
+    // parsed only when an input reaches the authority
+    let mut parse = || ::url::Url::parse(url).ok();
+    first_injection(Sink::Url, u, inputs, |s, e| judge(u, &p, &mut parse, s, e))
 }
