@@ -83,6 +83,7 @@ mod policy;
 mod respond;
 pub mod risk;
 mod runtime;
+pub mod sink;
 pub mod stepup;
 pub mod store;
 mod token;

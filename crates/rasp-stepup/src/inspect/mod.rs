@@ -115,6 +115,8 @@ pub struct InspectionRules {
     pub(crate) over_limit: OverLimit,
     pub(crate) max_json_depth: usize,
     pub(crate) compressed_bodies: CompressedBodies,
+    /// Keep the request's inputs for the sink guards.
+    pub(crate) sink_inputs: bool,
     pub(crate) malformed_bodies: MalformedBodies,
     pub(crate) exclusions: Vec<Exclusion>,
     /// Per sensitivity level.
@@ -137,6 +139,7 @@ impl Default for InspectionRules {
             over_limit: OverLimit::Reject,
             max_json_depth: 32,
             compressed_bodies: CompressedBodies::Decode,
+            sink_inputs: true,
             malformed_bodies: MalformedBodies::Reject,
             exclusions: Vec::new(),
             budgets: crate::level::PerLevel::from_fn(Budget::default_for),
@@ -217,6 +220,15 @@ impl InspectionRules {
     /// `max_body_bytes` of output, then inspected).
     pub fn compressed_bodies(mut self, policy: CompressedBodies) -> Self {
         self.compressed_bodies = policy;
+        self
+    }
+
+    /// Whether the request's inputs (every value inspected, with its key
+    /// path; at most 512 of them and 256 KiB) are kept for the sink guards
+    /// of [`crate::sink`] (default: on). Off, the guards see no input and
+    /// pass everything.
+    pub fn sink_inputs(mut self, on: bool) -> Self {
+        self.sink_inputs = on;
         self
     }
 
@@ -560,7 +572,14 @@ pub(crate) struct RequestFindings {
     pub(crate) left: usize,
     /// Some input was left uninspected for want of budget.
     pub(crate) over_budget: bool,
+    /// The inputs seen (key path, value), for the sink guards; `None` when
+    /// not collected.
+    pub(crate) inputs: Option<Vec<(String, String)>>,
 }
+
+/// Inputs kept for the sink guards per request, and their bytes in all.
+const MAX_SINK_INPUTS: usize = 512;
+const MAX_SINK_INPUT_BYTES: usize = 256 * 1024;
 
 impl RequestFindings {
     /// No findings yet, `units` to spend.
@@ -569,6 +588,31 @@ impl RequestFindings {
             findings: Findings::default(),
             left: units,
             over_budget: false,
+            inputs: None,
+        }
+    }
+
+    /// The same, collecting the inputs seen when `on`.
+    pub(crate) fn collecting(mut self, on: bool) -> Self {
+        self.inputs = on.then(Vec::new);
+        self
+    }
+
+    /// Keeps an input for the sink guards, within the bounds.
+    fn keep(&mut self, key: Key<'_>, value: &[u8]) {
+        let Some(inputs) = &mut self.inputs else {
+            return;
+        };
+        let used: usize = inputs.iter().map(|(_, v)| v.len()).sum();
+        if value.len() >= rasp_guard::MIN_INPUT
+            && inputs.len() < MAX_SINK_INPUTS
+            && used + value.len() <= MAX_SINK_INPUT_BYTES
+            && !inputs.iter().any(|(_, v)| v.as_bytes() == value)
+        {
+            inputs.push((
+                key.render().into_owned(),
+                String::from_utf8_lossy(value).into_owned(),
+            ));
         }
     }
 
@@ -613,6 +657,7 @@ impl Inspector {
         source: SourceKind,
         out: &mut RequestFindings,
     ) {
+        out.keep(key, value);
         let n = out.spend(value.len());
         if n == 0 {
             return;
@@ -670,7 +715,7 @@ impl Inspector {
         headers: &HeaderMap,
         units: usize,
     ) -> RequestFindings {
-        let mut out = RequestFindings::with_budget(units);
+        let mut out = RequestFindings::with_budget(units).collecting(self.rules.sink_inputs);
         if !self.rules.enabled {
             return out;
         }

@@ -60,6 +60,70 @@ pub(crate) struct AfterBody {
     pub(crate) budget_spent: bool,
 }
 
+/// The request's inputs for the sink guards, and how a hit is answered.
+pub(crate) struct Guarded {
+    pub(crate) scope: std::sync::Arc<crate::sink::Scope>,
+    pub(crate) policy: Policy,
+    pub(crate) level: Sensitivity,
+    pub(crate) template: Option<String>,
+}
+
+impl Guarded {
+    /// The request's inputs for the handler's guards (`None` when none
+    /// were kept).
+    pub(crate) fn new(
+        inputs: Option<Vec<(String, String)>>,
+        policy: &Policy,
+        level: Sensitivity,
+        template: Option<String>,
+    ) -> Option<Self> {
+        let monitor = policy.inner.mode == Mode::Monitor;
+        inputs.map(|inputs| Self {
+            scope: crate::sink::Scope::new(inputs, monitor),
+            policy: policy.clone(),
+            level,
+            template,
+        })
+    }
+
+    /// A guard's hit during the handler: 403 in enforce mode whatever the
+    /// handler answered, attached as `Monitored` in monitor mode; one
+    /// event either way.
+    fn settle<R: From<Bytes>>(self, res: &mut Response<R>) {
+        let Some(hit) = self.scope.take_hit() else {
+            return;
+        };
+        let p = &*self.policy.inner;
+        let monitor = p.mode == Mode::Monitor;
+        let mut r =
+            crate::decision::Rejection::new(RejectionKind::Injection, crate::evaluate::incident(p));
+        r.rules = vec![match hit.sink {
+            crate::sink::Sink::Sql => "sink-sql",
+            crate::sink::Sink::Path => "sink-path",
+            crate::sink::Sink::Url => "sink-url",
+            crate::sink::Sink::Shell => "sink-shell",
+            _ => "sink-exec",
+        }];
+        tracing::warn!(
+            target: "rasp::decision",
+            outcome = "sink_injection",
+            sink = %hit.sink,
+            key = %hit.key,
+            reason = hit.reason,
+            route = self.template.as_deref().unwrap_or(""),
+            level = self.level.as_str(),
+            incident = %r.incident_id(),
+            monitor,
+        );
+        let d = Decision::Reject(r);
+        if monitor {
+            attach_monitored(res, d);
+        } else {
+            *res = respond(d);
+        }
+    }
+}
+
 /// What the future needs to finish a decision.
 pub(crate) struct Meta {
     pub(crate) policy: Policy,
@@ -70,6 +134,9 @@ pub(crate) struct Meta {
     pub(crate) set_cookie: Option<HeaderValue>,
     /// An injection decision already taken in monitor mode.
     pub(crate) pre: Option<Decision>,
+    /// The inputs kept for the sink guards (`None` in an inner
+    /// `Sensitive`, whose outer layer keeps them).
+    pub(crate) inputs: Option<Vec<(String, String)>>,
 }
 
 /// Decorations applied to the final response, and what to observe of it.
@@ -179,6 +246,9 @@ pin_project! {
             fut: S::Future,
             monitored: Option<Decision>,
             finish: Option<Finish>,
+            // the request's inputs, current while the handler runs, and
+            // what a sink guard's hit is answered with
+            guarded: Option<Guarded>,
         },
         Observing {
             fut: ObserveFuture,
@@ -209,16 +279,22 @@ where
                 fut,
                 monitored: None,
                 finish: None,
+                guarded: None,
             },
         }
     }
 
-    pub(crate) fn inner_monitored(fut: S::Future, monitored: Option<Decision>) -> Self {
+    pub(crate) fn inner_monitored(
+        fut: S::Future,
+        monitored: Option<Decision>,
+        guarded: Option<Guarded>,
+    ) -> Self {
         Self {
             kind: Kind::Inner {
                 fut,
                 monitored,
                 finish: None,
+                guarded,
             },
         }
     }
@@ -353,10 +429,19 @@ where
                     fut,
                     monitored,
                     finish,
+                    guarded,
                 } => {
-                    let mut res = ready!(fut.poll(cx))?;
+                    let entered = guarded
+                        .as_ref()
+                        .map(|g| crate::sink::enter(g.scope.clone()));
+                    let polled = fut.poll(cx);
+                    drop(entered);
+                    let mut res = ready!(polled)?;
                     if let Some(d) = monitored.take() {
                         attach_monitored(&mut res, d);
+                    }
+                    if let Some(g) = guarded.take() {
+                        g.settle(&mut res);
                     }
                     let Some(mut f) = finish.take() else {
                         return Poll::Ready(Ok(res));
@@ -445,7 +530,8 @@ where
                     }
                 })
             };
-            let mut found = RequestFindings::with_budget(budget_left);
+            let mut found =
+                RequestFindings::with_budget(budget_left).collecting(meta.inputs.is_some());
             let template = meta.template.as_deref();
             let refused = match plain {
                 Ok((head, complete)) => inspect_body(
@@ -463,6 +549,9 @@ where
                 .risk
                 .injection
                 .max(suspect_confidence(&found.findings));
+            if let (Some(kept), Some(body)) = (&mut meta.inputs, found.inputs.take()) {
+                kept.extend(body);
+            }
             injection_decision(p, &found.findings)
                 .or_else(|| refused.map(|r| crate::evaluate::refuse_body(p, r)))
                 .or_else(|| {
@@ -531,6 +620,7 @@ where
         finish.decorate(&mut res);
         return Kind::Respond { res: Some(res) };
     }
+    let guarded = Guarded::new(meta.inputs, &meta.policy, meta.level, meta.template);
     let ctx = StepUpContext {
         policy: meta.policy,
         identity,
@@ -544,6 +634,7 @@ where
             .then_some(decision)
             .or(meta.pre),
         finish: Some(finish),
+        guarded,
     }
 }
 

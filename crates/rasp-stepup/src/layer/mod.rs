@@ -243,7 +243,7 @@ where
         }
     }
     // Inspect: path, query, headers, cookies (bodies below).
-    let (head, found) = inspect_head(p, &req, level, template);
+    let (mut head, found) = inspect_head(p, &req, level, template);
     let monitor = p.mode == crate::policy::Mode::Monitor;
     // A body the headers alone condemn (two Content-Types, a coding not
     // decoded) is refused unless the head already was.
@@ -273,8 +273,14 @@ where
             level,
             assessment: None,
         };
+        let guarded = future::Guarded::new(
+            head.inputs.take(),
+            policy,
+            level,
+            template.map(str::to_owned),
+        );
         attach(&mut req, ctx);
-        return ResponseFuture::inner_monitored(service.call(req), pre);
+        return ResponseFuture::inner_monitored(service.call(req), pre, guarded);
     }
     let template = template.map(str::to_owned);
     let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked, entry);
@@ -286,6 +292,7 @@ where
         client_ip: input.risk.ip,
         set_cookie: device_cookie_to_set(p, &input, public),
         pre,
+        inputs: head.inputs.take(),
     };
     let body = inspect_body.map(|kind| (kind, head.left, head.over_budget));
     after_head(take_ready(service), req, input, meta, body)
@@ -572,6 +579,7 @@ where
                 client_ip,
                 set_cookie: None,
                 pre: None,
+                inputs: None,
             },
         )
     }

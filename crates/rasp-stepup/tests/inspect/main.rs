@@ -17,6 +17,7 @@ use rasp_stepup::{
 use tower::{Layer, ServiceExt, service_fn};
 
 mod bodies;
+mod sinks;
 
 fn builder() -> PolicyBuilder {
     Policy::builder()

@@ -1,0 +1,220 @@
+//! Sink guards inside a request: the SQL statement, file path, outbound
+//! URL or command a handler is about to run, judged against the inputs of
+//! the request it serves (see `rasp-guard` and docs/sinks.md).
+//!
+//! The layer keeps every value it inspected (path, query, the headers and
+//! cookies it reads, body values, each with its key path) and makes them
+//! the *current inputs* while it polls the handler's future, so a guard
+//! needs no argument from the handler:
+//!
+//! ```no_run
+//! # async fn handler(name: String) -> Result<String, rasp_stepup::sink::SinkError> {
+//! let statement = format!("SELECT balance FROM accounts WHERE owner = '{name}'");
+//! rasp_stepup::sink::sql(&statement, rasp_stepup::sink::Dialect::PostgreSql)?;
+//! // run it
+//! # Ok(statement) }
+//! ```
+//!
+//! A guard that finds an input changing the structure of its argument
+//! returns [`SinkError`] in enforce mode (run nothing then), and the layer
+//! answers the request with 403 whatever the handler answered; in monitor
+//! mode it returns `Ok`, and the layer logs the hit and attaches it as
+//! [`Monitored`](crate::Monitored). Either way one `rasp::decision` event
+//! names the sink and the input's key path, never the value.
+//!
+//! Outside a request (a background task, a `tokio::spawn` from the
+//! handler: the current inputs follow the handler's own future only) a
+//! guard has no inputs and passes everything.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+pub use rasp_guard::{Dialect, Platform, Sink};
+
+/// A guard's refusal: the sink, and the key path of the input that
+/// changed its structure (`query.q`, `body.memo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkError {
+    /// The sink.
+    pub sink: Sink,
+    /// The key path of the input.
+    pub key: String,
+    /// Why, in a few words.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} injection refused: input {} {}",
+            self.sink, self.key, self.reason
+        )
+    }
+}
+
+impl std::error::Error for SinkError {}
+
+/// The inputs of one request, and the first hit of a guard on them.
+#[derive(Debug, Default)]
+pub(crate) struct Scope {
+    inputs: Vec<(String, String)>,
+    monitor: bool,
+    hit: Mutex<Option<SinkError>>,
+}
+
+impl Scope {
+    pub(crate) fn new(inputs: Vec<(String, String)>, monitor: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inputs,
+            monitor,
+            hit: Mutex::new(None),
+        })
+    }
+
+    /// The first hit, taken.
+    pub(crate) fn take_hit(&self) -> Option<SinkError> {
+        self.hit.lock().map_or(None, |mut h| h.take())
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Scope>>> = const { RefCell::new(None) };
+}
+
+/// Makes `scope` the current inputs until the guard drops (nesting and
+/// unwinding restore the previous ones).
+pub(crate) fn enter(scope: Arc<Scope>) -> Entered {
+    let previous = CURRENT.with(|c| c.replace(Some(scope)));
+    Entered { previous }
+}
+
+/// Restores the previous current inputs when dropped.
+pub(crate) struct Entered {
+    previous: Option<Arc<Scope>>,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
+/// The values of the current request's inputs (none outside a request).
+#[must_use]
+pub fn current_inputs() -> Vec<String> {
+    CURRENT.with(|c| {
+        c.borrow()
+            .as_ref()
+            .map(|s| s.inputs.iter().map(|(_, v)| v.clone()).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// Runs `check` on the current inputs and records its verdict.
+fn guard(
+    check: impl FnOnce(&[&str]) -> Result<(), rasp_guard::Injection>,
+) -> Result<(), SinkError> {
+    let Some(scope) = CURRENT.with(|c| c.borrow().clone()) else {
+        return Ok(());
+    };
+    let values: Vec<&str> = scope.inputs.iter().map(|(_, v)| v.as_str()).collect();
+    let Err(injection) = check(&values) else {
+        return Ok(());
+    };
+    let error = SinkError {
+        sink: injection.sink,
+        key: scope.inputs[injection.input].0.clone(),
+        reason: injection.reason,
+    };
+    if let Ok(mut hit) = scope.hit.lock()
+        && hit.is_none()
+    {
+        *hit = Some(error.clone());
+    }
+    if scope.monitor { Ok(()) } else { Err(error) }
+}
+
+/// Guards a SQL statement about to run (see [`rasp_guard::sql`]).
+///
+/// # Errors
+///
+/// In enforce mode, an input of the current request that changed the
+/// statement's structure.
+pub fn sql(statement: &str, dialect: Dialect) -> Result<(), SinkError> {
+    guard(|inputs| rasp_guard::sql(statement, dialect, inputs))
+}
+
+/// Guards a file path about to be opened (see [`rasp_guard::path`]).
+///
+/// # Errors
+///
+/// In enforce mode, an input that made it absolute or climbed out of its
+/// directory.
+pub fn path(path: &str, platform: Platform) -> Result<(), SinkError> {
+    guard(|inputs| rasp_guard::path(path, platform, inputs))
+}
+
+/// Guards an outbound URL about to be fetched (see [`rasp_guard::url`]).
+///
+/// # Errors
+///
+/// In enforce mode, an input that chose its scheme or an internal host,
+/// moved its host or climbed out of its path.
+pub fn url(url: &str) -> Result<(), SinkError> {
+    guard(|inputs| rasp_guard::url(url, inputs))
+}
+
+/// Guards a command line about to run through `sh -c` (see
+/// [`rasp_guard::shell`]).
+///
+/// # Errors
+///
+/// In enforce mode, an input that added shell syntax or became the command.
+pub fn shell(command: &str) -> Result<(), SinkError> {
+    guard(|inputs| rasp_guard::shell(command, inputs))
+}
+
+/// Guards an argv about to be executed (see [`rasp_guard::exec`]).
+///
+/// # Errors
+///
+/// In enforce mode, an input that chose the program or wrote an
+/// interpreter's script.
+pub fn exec(argv: &[&str]) -> Result<(), SinkError> {
+    guard(|inputs| rasp_guard::exec(argv, inputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guards_read_the_current_inputs_and_pass_outside_a_request() {
+        let statement = "SELECT * FROM t WHERE a = '' OR 1=1 --'";
+        assert_eq!(sql(statement, Dialect::Generic), Ok(()));
+        let scope = Scope::new(vec![("query.q".into(), "' OR 1=1 --".into())], false);
+        {
+            let _in = enter(scope.clone());
+            let e = sql(statement, Dialect::Generic).unwrap_err();
+            assert_eq!(e.key, "query.q");
+            assert_eq!(e.sink, Sink::Sql);
+            // nested scopes restore the outer one
+            {
+                let _inner = enter(Scope::new(Vec::new(), false));
+                assert_eq!(sql(statement, Dialect::Generic), Ok(()));
+            }
+            assert!(sql(statement, Dialect::Generic).is_err());
+        }
+        assert_eq!(scope.take_hit().map(|h| h.key), Some("query.q".into()));
+        assert_eq!(scope.take_hit(), None);
+        assert_eq!(sql(statement, Dialect::Generic), Ok(()));
+        // monitor mode: recorded, not refused
+        let scope = Scope::new(vec![("body.memo".into(), "x; id".into())], true);
+        let _in = enter(scope.clone());
+        assert_eq!(shell("ping x; id"), Ok(()));
+        assert_eq!(scope.take_hit().map(|h| h.sink), Some(Sink::Shell));
+    }
+}
