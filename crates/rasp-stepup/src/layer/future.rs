@@ -106,14 +106,17 @@ impl Guarded {
         }];
         tracing::warn!(
             target: "rasp::decision",
-            outcome = "sink_injection",
-            sink = %hit.sink,
-            key = %hit.key,
-            reason = hit.reason,
-            route = self.template.as_deref().unwrap_or(""),
-            level = self.level.as_str(),
-            incident = %r.incident_id(),
+            decision = "injection",
             monitor,
+            route.template = self.template.as_deref().unwrap_or("<unmatched>"),
+            route.sensitivity = self.level.as_str(),
+            incident = %r.incident_id(),
+            status = 403u16,
+            rules = r.rules[0],
+            sink = %hit.sink,
+            sink.key = %hit.key,
+            sink.reason = hit.reason,
+            "sink injection refused"
         );
         let d = Decision::Reject(r);
         if monitor {
