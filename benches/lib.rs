@@ -55,3 +55,40 @@ pub fn corpus_records(name: &str) -> Vec<serde_json::Value> {
         .filter_map(|l| serde_json::from_str(&l).ok())
         .collect()
 }
+
+/// A xorshift generator seeded from the clock: every benchmark run draws
+/// values the process has never seen.
+#[derive(Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded from the system clock.
+    #[must_use]
+    #[allow(clippy::disallowed_methods)] // a benchmark's seed is the real clock
+    pub fn from_clock() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        Self(seed | 1)
+    }
+
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    /// `n` random lowercase letters.
+    pub fn word(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'a' + self.below(26) as u8))
+            .collect()
+    }
+}

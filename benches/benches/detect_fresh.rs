@@ -19,22 +19,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use rasp_bench::Rng;
 use rasp_detect::{Detector, SourceKind};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Payloads of the corpus: (benign form values and traffic, attacks).
 fn corpus() -> (Vec<String>, Vec<String>) {
@@ -70,7 +56,7 @@ fn distinct(
             } else {
                 &benign[rng.below(benign.len())]
             };
-            format!("{base} {}", rng.next() % 1_000_000_000).into_bytes()
+            format!("{base} {}", rng.next_u64() % 1_000_000_000).into_bytes()
         })
         .collect()
 }
@@ -164,11 +150,7 @@ fn memory() -> (f64, f64) {
 
 fn main() {
     // criterion passes `--bench`; nothing else is read
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
     let (benign, attacks) = corpus();
     let first = distinct(&mut rng, &benign, &attacks, 0.03, 100_000);
     let (before, _) = memory();

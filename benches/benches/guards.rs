@@ -12,24 +12,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use rasp_bench::Rng;
 use rasp_guard::{Dialect, Platform};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn word(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b'a' + (self.next() % 26) as u8))
-            .collect()
-    }
-}
 
 /// 20 inputs: 19 unrelated values and `used`.
 fn inputs(rng: &mut Rng, used: String) -> Vec<String> {
@@ -51,11 +35,7 @@ fn run(label: &str, calls: &[(String, Vec<String>)], f: impl Fn(&str, &[&str]) -
 }
 
 fn main() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1;
-    let mut rng = Rng(seed);
+    let mut rng = Rng::from_clock();
     const N: usize = 100_000;
     for pass in ["first pass", "second pass"] {
         let sql: Vec<_> = (0..N)
@@ -65,7 +45,7 @@ fn main() {
                 let value = if attack { format!("{name}' OR '1'='1") } else { name };
                 let stmt = format!(
                     "SELECT id, owner, amount, currency, created_at, memo FROM transfers WHERE owner = '{value}' AND status = 'sent' AND amount > {} ORDER BY created_at DESC LIMIT 50",
-                    rng.next() % 10_000
+                    rng.next_u64() % 10_000
                 );
                 (stmt, inputs(&mut rng, value))
             })
