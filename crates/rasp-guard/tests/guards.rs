@@ -459,3 +459,33 @@ fn no_guard_panics_on_odd_input() {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+    /// Any argument, any inputs, and inputs cut from the argument itself
+    /// (so that the guards judge real occurrences, at char boundaries or
+    /// not): no guard panics.
+    #[test]
+    fn no_guard_panics_on_arbitrary_input(
+        arg in "\\PC{0,200}",
+        other in "\\PC{0,20}",
+        cut in 0usize..200,
+        len in 0usize..40,
+        k in 0u8..8,
+    ) {
+        let bytes = arg.as_bytes();
+        let start = cut.min(bytes.len());
+        let end = (start + len).min(bytes.len());
+        let own = String::from_utf8_lossy(&bytes[start..end]).into_owned();
+        let inputs = [other.as_str(), own.as_str()];
+        let d = DIALECTS[usize::from(k % 4)];
+        let p = if k < 4 { Platform::Unix } else { Platform::Windows };
+        let _ = sql(&arg, d, &inputs);
+        let _ = path(&arg, p, &inputs);
+        let _ = url(&arg, &inputs);
+        let _ = shell(&arg, &inputs);
+        let argv: Vec<&str> = arg.split(' ').collect();
+        let _ = exec(&argv, &inputs);
+    }
+}
