@@ -56,16 +56,71 @@ impl fmt::Display for SinkError {
 
 impl std::error::Error for SinkError {}
 
+/// The inputs of one request with their key paths, in one buffer: two
+/// allocations per request, whatever the number of values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Inputs {
+    text: String,
+    /// Per input: where its key starts, where its value starts and ends.
+    spans: Vec<(usize, usize, usize)>,
+}
+
+/// Inputs kept per request, and their bytes in all.
+const MAX_INPUTS: usize = 512;
+const MAX_INPUT_BYTES: usize = 256 * 1024;
+
+impl Inputs {
+    /// Keeps a value under `key`, within the bounds (values under two
+    /// bytes, which no guard looks for, and repeats are not kept).
+    pub(crate) fn push(&mut self, key: &str, value: &[u8]) {
+        self.push_parts(key, b"", value);
+    }
+
+    /// Keeps a value under the key `prefix` + `name`.
+    pub(crate) fn push_parts(&mut self, prefix: &str, name: &[u8], value: &[u8]) {
+        if value.len() < rasp_guard::MIN_INPUT
+            || self.spans.len() >= MAX_INPUTS
+            || self.text.len() + prefix.len() + name.len() + value.len() > MAX_INPUT_BYTES
+            || self.values().any(|v| v.as_bytes() == value)
+        {
+            return;
+        }
+        let k = self.text.len();
+        self.text.push_str(prefix);
+        self.text.push_str(&String::from_utf8_lossy(name));
+        let v = self.text.len();
+        self.text.push_str(&String::from_utf8_lossy(value));
+        self.spans.push((k, v, self.text.len()));
+    }
+
+    /// Adds `other`'s inputs.
+    pub(crate) fn extend(&mut self, other: &Inputs) {
+        for (key, value) in other.iter() {
+            self.push(key, value.as_bytes());
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.spans
+            .iter()
+            .map(|&(k, v, e)| (&self.text[k..v], &self.text[v..e]))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
 /// The inputs of one request, and the first hit of a guard on them.
 #[derive(Debug, Default)]
 pub(crate) struct Scope {
-    inputs: Vec<(String, String)>,
+    inputs: Inputs,
     monitor: bool,
     hit: Mutex<Option<SinkError>>,
 }
 
 impl Scope {
-    pub(crate) fn new(inputs: Vec<(String, String)>, monitor: bool) -> Arc<Self> {
+    pub(crate) fn new(inputs: Inputs, monitor: bool) -> Arc<Self> {
         Arc::new(Self {
             inputs,
             monitor,
@@ -108,7 +163,7 @@ pub fn current_inputs() -> Vec<String> {
     CURRENT.with(|c| {
         c.borrow()
             .as_ref()
-            .map(|s| s.inputs.iter().map(|(_, v)| v.clone()).collect())
+            .map(|s| s.inputs.values().map(str::to_owned).collect())
             .unwrap_or_default()
     })
 }
@@ -120,13 +175,18 @@ fn guard(
     let Some(scope) = CURRENT.with(|c| c.borrow().clone()) else {
         return Ok(());
     };
-    let values: Vec<&str> = scope.inputs.iter().map(|(_, v)| v.as_str()).collect();
+    let values: Vec<&str> = scope.inputs.values().collect();
     let Err(injection) = check(&values) else {
         return Ok(());
     };
+    let key = scope
+        .inputs
+        .iter()
+        .nth(injection.input)
+        .map_or("", |(k, _)| k);
     let error = SinkError {
         sink: injection.sink,
-        key: scope.inputs[injection.input].0.clone(),
+        key: key.to_owned(),
         reason: injection.reason,
     };
     if let Ok(mut hit) = scope.hit.lock()
@@ -195,7 +255,9 @@ mod tests {
     fn guards_read_the_current_inputs_and_pass_outside_a_request() {
         let statement = "SELECT * FROM t WHERE a = '' OR 1=1 --'";
         assert_eq!(sql(statement, Dialect::Generic), Ok(()));
-        let scope = Scope::new(vec![("query.q".into(), "' OR 1=1 --".into())], false);
+        let mut inputs = Inputs::default();
+        inputs.push("query.q", b"' OR 1=1 --");
+        let scope = Scope::new(inputs, false);
         {
             let _in = enter(scope.clone());
             let e = sql(statement, Dialect::Generic).unwrap_err();
@@ -203,7 +265,7 @@ mod tests {
             assert_eq!(e.sink, Sink::Sql);
             // nested scopes restore the outer one
             {
-                let _inner = enter(Scope::new(Vec::new(), false));
+                let _inner = enter(Scope::new(Inputs::default(), false));
                 assert_eq!(sql(statement, Dialect::Generic), Ok(()));
             }
             assert!(sql(statement, Dialect::Generic).is_err());
@@ -212,7 +274,16 @@ mod tests {
         assert_eq!(scope.take_hit(), None);
         assert_eq!(sql(statement, Dialect::Generic), Ok(()));
         // monitor mode: recorded, not refused
-        let scope = Scope::new(vec![("body.memo".into(), "x; id".into())], true);
+        let mut inputs = Inputs::default();
+        inputs.push("body.memo", b"x; id");
+        inputs.push("body.again", b"x; id");
+        inputs.push("body.short", b"x");
+        assert_eq!(
+            inputs.iter().count(),
+            1,
+            "repeats and one-byte values are not kept"
+        );
+        let scope = Scope::new(inputs, true);
         let _in = enter(scope.clone());
         assert_eq!(shell("ping x; id"), Ok(()));
         assert_eq!(scope.take_hit().map(|h| h.sink), Some(Sink::Shell));

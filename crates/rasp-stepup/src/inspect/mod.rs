@@ -574,12 +574,8 @@ pub(crate) struct RequestFindings {
     pub(crate) over_budget: bool,
     /// The inputs seen (key path, value), for the sink guards; `None` when
     /// not collected.
-    pub(crate) inputs: Option<Vec<(String, String)>>,
+    pub(crate) inputs: Option<crate::sink::Inputs>,
 }
-
-/// Inputs kept for the sink guards per request, and their bytes in all.
-const MAX_SINK_INPUTS: usize = 512;
-const MAX_SINK_INPUT_BYTES: usize = 256 * 1024;
 
 impl RequestFindings {
     /// No findings yet, `units` to spend.
@@ -594,25 +590,17 @@ impl RequestFindings {
 
     /// The same, collecting the inputs seen when `on`.
     pub(crate) fn collecting(mut self, on: bool) -> Self {
-        self.inputs = on.then(Vec::new);
+        self.inputs = on.then(crate::sink::Inputs::default);
         self
     }
 
-    /// Keeps an input for the sink guards, within the bounds.
+    /// Keeps an input for the sink guards, within their bounds.
     fn keep(&mut self, key: Key<'_>, value: &[u8]) {
-        let Some(inputs) = &mut self.inputs else {
-            return;
-        };
-        let used: usize = inputs.iter().map(|(_, v)| v.len()).sum();
-        if value.len() >= rasp_guard::MIN_INPUT
-            && inputs.len() < MAX_SINK_INPUTS
-            && used + value.len() <= MAX_SINK_INPUT_BYTES
-            && !inputs.iter().any(|(_, v)| v.as_bytes() == value)
-        {
-            inputs.push((
-                key.render().into_owned(),
-                String::from_utf8_lossy(value).into_owned(),
-            ));
+        if let Some(inputs) = &mut self.inputs {
+            match key {
+                Key::Static(k) => inputs.push(k, value),
+                Key::Prefixed(prefix, name) => inputs.push_parts(prefix, name, value),
+            }
         }
     }
 

@@ -72,7 +72,7 @@ impl Guarded {
     /// The request's inputs for the handler's guards (`None` when none
     /// were kept).
     pub(crate) fn new(
-        inputs: Option<Vec<(String, String)>>,
+        inputs: Option<crate::sink::Inputs>,
         policy: &Policy,
         level: Sensitivity,
         template: Option<String>,
@@ -139,7 +139,7 @@ pub(crate) struct Meta {
     pub(crate) pre: Option<Decision>,
     /// The inputs kept for the sink guards (`None` in an inner
     /// `Sensitive`, whose outer layer keeps them).
-    pub(crate) inputs: Option<Vec<(String, String)>>,
+    pub(crate) inputs: Option<crate::sink::Inputs>,
 }
 
 /// Decorations applied to the final response, and what to observe of it.
@@ -553,7 +553,7 @@ where
                 .injection
                 .max(suspect_confidence(&found.findings));
             if let (Some(kept), Some(body)) = (&mut meta.inputs, found.inputs.take()) {
-                kept.extend(body);
+                kept.extend(&body);
             }
             injection_decision(p, &found.findings)
                 .or_else(|| refused.map(|r| crate::evaluate::refuse_body(p, r)))
