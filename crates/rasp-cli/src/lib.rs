@@ -1,7 +1,8 @@
 //! The evaluation behind `rasp eval`: corpus records (format of
 //! `shared/corpus/README.md`) become HTTP requests that run through the real
 //! [`RaspStepUp`] layer; a request counts as detected when the layer
-//! rejects it for injection (403) or as too large (413).
+//! refuses it for what it carries: injection (403), too large (413), a body
+//! that is not what it declares (400), a coding it does not decode (415).
 
 pub mod sets;
 pub mod sink;
@@ -242,7 +243,10 @@ async fn flagged(
     let r = res.extensions().get::<Rejection>()?;
     matches!(
         r.kind(),
-        RejectionKind::Injection | RejectionKind::PayloadTooLarge
+        RejectionKind::Injection
+            | RejectionKind::PayloadTooLarge
+            | RejectionKind::BadRequest
+            | RejectionKind::UnsupportedMediaType
     )
     .then(|| r.rule_ids().to_vec())
 }
