@@ -1,5 +1,11 @@
 //! The SQL guard: a tokenizer per dialect, and the question whether an
 //! input stays inside one token.
+//!
+//! Written by hand: the guard needs byte spans of every token, content
+//! spans of quoted ones, and a tokenizer that never fails (an unterminated
+//! literal runs to the end). `sqlparser`'s tokenizer gives line and column
+//! locations and refuses unterminated input, and `rasp-detect`'s tokenizer
+//! reads value fragments, not statements, and stops after 64 tokens.
 
 use crate::{Injection, Sink, first_injection};
 

@@ -236,6 +236,7 @@ fn urls_that_choose_a_host_or_scheme_are_refused() {
         "ftp://example.com/x",
         "http://app.localhost/",
         "http://[fe80::1]/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
     ] {
         assert!(url(a, &[a]).is_err(), "{a}");
         cases += 1;

@@ -231,7 +231,12 @@ pub(crate) fn decode(
 /// Prose-like values (long, or with several spaces) are read as text, where
 /// shell and CRLF patterns are ordinary.
 fn value_source(v: &str) -> SourceKind {
-    text_source(v.as_bytes())
+    let v = v.as_bytes();
+    if v.len() > 64 || v.iter().filter(|b| **b == b' ').count() >= 4 {
+        SourceKind::JsonValue
+    } else {
+        SourceKind::FormValue
+    }
 }
 
 /// Where a form field or a whole text body is read: as free text when it
@@ -252,15 +257,6 @@ pub(crate) fn prose_source(v: &[u8]) -> SourceKind {
         && first.is_some_and(u8::is_ascii_alphabetic)
         && wordy * 100 >= v.len() * 85
     {
-        SourceKind::JsonValue
-    } else {
-        SourceKind::FormValue
-    }
-}
-
-/// [`value_source`] of bytes.
-fn text_source(v: &[u8]) -> SourceKind {
-    if v.len() > 64 || v.iter().filter(|b| **b == b' ').count() >= 4 {
         SourceKind::JsonValue
     } else {
         SourceKind::FormValue

@@ -61,14 +61,14 @@ pub(crate) struct AfterBody {
 }
 
 /// The request's inputs for the sink guards, and how a hit is answered.
-pub(crate) struct Guarded {
+pub(crate) struct SinkWatch {
     pub(crate) scope: std::sync::Arc<crate::sink::Scope>,
     pub(crate) policy: Policy,
     pub(crate) level: Sensitivity,
     pub(crate) template: Option<String>,
 }
 
-impl Guarded {
+impl SinkWatch {
     /// The request's inputs for the handler's guards (`None` when none
     /// were kept).
     pub(crate) fn new(
@@ -251,7 +251,7 @@ pin_project! {
             finish: Option<Finish>,
             // the request's inputs, current while the handler runs, and
             // what a sink guard's hit is answered with
-            guarded: Option<Guarded>,
+            sink_watch: Option<SinkWatch>,
         },
         Observing {
             fut: ObserveFuture,
@@ -282,7 +282,7 @@ where
                 fut,
                 monitored: None,
                 finish: None,
-                guarded: None,
+                sink_watch: None,
             },
         }
     }
@@ -290,14 +290,14 @@ where
     pub(crate) fn inner_monitored(
         fut: S::Future,
         monitored: Option<Decision>,
-        guarded: Option<Guarded>,
+        sink_watch: Option<SinkWatch>,
     ) -> Self {
         Self {
             kind: Kind::Inner {
                 fut,
                 monitored,
                 finish: None,
-                guarded,
+                sink_watch,
             },
         }
     }
@@ -432,9 +432,9 @@ where
                     fut,
                     monitored,
                     finish,
-                    guarded,
+                    sink_watch,
                 } => {
-                    let entered = guarded
+                    let entered = sink_watch
                         .as_ref()
                         .map(|g| crate::sink::enter(g.scope.clone()));
                     let polled = fut.poll(cx);
@@ -443,7 +443,7 @@ where
                     if let Some(d) = monitored.take() {
                         attach_monitored(&mut res, d);
                     }
-                    if let Some(g) = guarded.take() {
+                    if let Some(g) = sink_watch.take() {
                         g.settle(&mut res);
                     }
                     let Some(mut f) = finish.take() else {
@@ -623,7 +623,7 @@ where
         finish.decorate(&mut res);
         return Kind::Respond { res: Some(res) };
     }
-    let guarded = Guarded::new(meta.inputs, &meta.policy, meta.level, meta.template);
+    let sink_watch = SinkWatch::new(meta.inputs, &meta.policy, meta.level, meta.template);
     let ctx = StepUpContext {
         policy: meta.policy,
         identity,
@@ -637,7 +637,7 @@ where
             .then_some(decision)
             .or(meta.pre),
         finish: Some(finish),
-        guarded,
+        sink_watch,
     }
 }
 

@@ -273,14 +273,14 @@ where
             level,
             assessment: None,
         };
-        let guarded = future::Guarded::new(
+        let sink_watch = future::SinkWatch::new(
             head.inputs.take(),
             policy,
             level,
             template.map(str::to_owned),
         );
         attach(&mut req, ctx);
-        return ResponseFuture::inner_monitored(service.call(req), pre, guarded);
+        return ResponseFuture::inner_monitored(service.call(req), pre, sink_watch);
     }
     let template = template.map(str::to_owned);
     let (req, mut input) = evaluation_input(p, req, level, public, client_quota_checked, entry);
