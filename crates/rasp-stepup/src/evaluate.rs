@@ -13,7 +13,7 @@ use crate::policy::{FailMode, Policy, PolicyInner, Requirement};
 use crate::risk::{
     Assessment, Bursts, Pending, RateLimited, RiskInput, RiskRules, codes, remembered, score,
 };
-use crate::store::{ChallengeRecord, CounterKey, RateKey, StoreError, StoreFuture, Stores};
+use crate::store::{ChallengeRecord, CounterKey, RateKey, StoreError, Stores};
 use crate::token::{Identity, TokenError};
 
 /// `Retry-After` of 503 answers when a store fails closed.
@@ -424,31 +424,38 @@ pub(crate) async fn assess(
     now: Timestamp,
 ) -> Result<(Assessment, Pending), StoreError> {
     let subject_key = CounterKey::AuthFailuresOfSubject(subject.into());
-    let client_keys = input.ip.map(|ip| {
-        let ip = rules.address_key(ip);
-        (
-            CounterKey::AuthFailuresOfClient(ip),
-            CounterKey::NotFoundOfClient(ip),
-        )
-    });
-    let zero = || -> StoreFuture<'_, u32> { Box::pin(std::future::ready(Ok(0))) };
-    let (hist, by_subject, by_client, not_found) = crate::join::join4(
+    let flag_key = CounterKey::SinkHitsOfSubject(subject.into());
+    let client_keys: Vec<CounterKey> = input
+        .ip
+        .map(|ip| {
+            let ip = rules.address_key(ip);
+            vec![
+                CounterKey::AuthFailuresOfClient(ip),
+                CounterKey::NotFoundOfClient(ip),
+                CounterKey::SinkHitsOfClient(ip),
+            ]
+        })
+        .unwrap_or_default();
+    let (hist, by_subject, flagged, by_client) = crate::join::join4(
         stores.history.load(subject, now),
         stores.counters.count(&subject_key, now),
-        match &client_keys {
-            Some((af, _)) => stores.counters.count(af, now),
-            None => zero(),
-        },
-        match &client_keys {
-            Some((_, nf)) => stores.counters.count(nf, now),
-            None => zero(),
-        },
+        stores.counters.count(&flag_key, now),
+        crate::join::join_all(
+            client_keys
+                .iter()
+                .map(|k| stores.counters.count(k, now))
+                .collect(),
+        ),
     )
     .await;
+    let mut by_client = by_client.into_iter();
+    let mut next = || by_client.next().unwrap_or(Ok(0));
+    let (failures_of_client, not_found_of_client, client_flagged) = (next()?, next()?, next()?);
     let bursts = Bursts {
         failures_of_subject: by_subject?,
-        failures_of_client: by_client?,
-        not_found_of_client: not_found?,
+        failures_of_client,
+        not_found_of_client,
+        sink_hits: flagged?.saturating_add(client_flagged),
     };
     Ok(score(rules, hist?.unwrap_or_default(), bursts, input, now))
 }
@@ -497,10 +504,20 @@ pub(crate) async fn confirm_step_up(
             )
             .await?;
     }
-    stores
-        .counters
-        .reset(&CounterKey::AuthFailuresOfSubject(subject.into()), now)
-        .await?;
+    // the step-up answers for the sink hits that flagged the subject or
+    // the address
+    if let Some(ip) = input.ip {
+        stores
+            .counters
+            .reset(&CounterKey::SinkHitsOfClient(rules.address_key(ip)), now)
+            .await?;
+    }
+    for key in [
+        CounterKey::AuthFailuresOfSubject(subject.into()),
+        CounterKey::SinkHitsOfSubject(subject.into()),
+    ] {
+        stores.counters.reset(&key, now).await?;
+    }
     settle(rules, stores, subject, pending, true, now).await
 }
 
@@ -535,7 +552,7 @@ mod tests {
     use super::*;
     use crate::clock::MockClock;
     use crate::risk::{Quota, RateVerdict};
-    use crate::store::RateStore;
+    use crate::store::{RateStore, StoreFuture};
     use crate::token::TokenConfig;
 
     /// A rate store that answers one fixed verdict, or fails.

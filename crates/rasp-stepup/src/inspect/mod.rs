@@ -117,6 +117,10 @@ pub struct InspectionRules {
     pub(crate) compressed_bodies: CompressedBodies,
     /// Keep the request's inputs for the sink guards.
     pub(crate) sink_inputs: bool,
+    /// How long a sink guard's hit flags the subject (or the address).
+    pub(crate) sink_flag: std::time::Duration,
+    /// A sink guard's hit revokes the subject's tokens.
+    pub(crate) sink_revokes_session: bool,
     pub(crate) malformed_bodies: MalformedBodies,
     pub(crate) exclusions: Vec<Exclusion>,
     /// Per sensitivity level.
@@ -140,6 +144,8 @@ impl Default for InspectionRules {
             max_json_depth: 32,
             compressed_bodies: CompressedBodies::Decode,
             sink_inputs: true,
+            sink_flag: std::time::Duration::from_secs(3600),
+            sink_revokes_session: false,
             malformed_bodies: MalformedBodies::Reject,
             exclusions: Vec::new(),
             budgets: crate::level::PerLevel::from_fn(Budget::default_for),
@@ -229,6 +235,29 @@ impl InspectionRules {
     /// pass everything.
     pub fn sink_inputs(mut self, on: bool) -> Self {
         self.sink_inputs = on;
+        self
+    }
+
+    /// How long a sink guard's hit flags the subject, or the client
+    /// address when the request carried no identity (default one hour;
+    /// `Duration::ZERO` turns flagging off). While flagged, the subject's
+    /// requests (and those from the address) carry the risk signal
+    /// `sink_injection` (weight 50 by default: a fresh step-up on high and
+    /// critical routes; give it 80 or more with [`RiskRules::weight`] to
+    /// reject them instead). A successful step-up clears the flag. The
+    /// period starts at the first hit (a fixed window of the counter
+    /// store).
+    ///
+    /// [`RiskRules::weight`]: crate::RiskRules::weight
+    pub fn sink_flag(mut self, period: std::time::Duration) -> Self {
+        self.sink_flag = period;
+        self
+    }
+
+    /// Whether a sink guard's hit also revokes every token the subject
+    /// holds (default: off): the session must sign in again.
+    pub fn sink_revokes_session(mut self, on: bool) -> Self {
+        self.sink_revokes_session = on;
         self
     }
 

@@ -66,6 +66,9 @@ pub(crate) struct SinkWatch {
     pub(crate) policy: Policy,
     pub(crate) level: Sensitivity,
     pub(crate) template: Option<String>,
+    /// Who a hit flags: the subject when known, else the client address.
+    pub(crate) subject: Option<String>,
+    pub(crate) client_ip: Option<IpAddr>,
 }
 
 impl SinkWatch {
@@ -76,6 +79,7 @@ impl SinkWatch {
         policy: &Policy,
         level: Sensitivity,
         template: Option<String>,
+        (subject, client_ip): (Option<String>, Option<IpAddr>),
     ) -> Option<Self> {
         let monitor = policy.inner.mode == Mode::Monitor;
         inputs.map(|inputs| Self {
@@ -83,16 +87,50 @@ impl SinkWatch {
             policy: policy.clone(),
             level,
             template,
+            subject,
+            client_ip,
         })
+    }
+
+    /// Flags the subject (else the address) for the policy's period, and
+    /// revokes the subject's tokens when the policy says so.
+    fn flag(self) -> Option<ObserveFuture> {
+        let p = &*self.policy.inner;
+        let period = p.inspector.rules.sink_flag;
+        let revoke = p.inspector.rules.sink_revokes_session && self.subject.is_some();
+        let key = match (&self.subject, self.client_ip) {
+            (Some(s), _) => CounterKey::SinkHitsOfSubject(s.as_str().into()),
+            (None, Some(ip)) => CounterKey::SinkHitsOfClient(p.risk.address_key(ip)),
+            (None, None) => return None,
+        };
+        if period.is_zero() && !revoke {
+            return None;
+        }
+        let policy = self.policy.clone();
+        let subject = self.subject;
+        Some(Box::pin(async move {
+            let p = &*policy.inner;
+            let now = p.rt.clock.now();
+            if !period.is_zero()
+                && let Err(e) = p.rt.stores.counters.bump(&key, period, now).await
+            {
+                tracing::warn!(target: "rasp::decision", error = %e, "could not flag a sink guard's hit");
+            }
+            if revoke
+                && let Some(s) = subject
+                && let Err(e) = policy.revoke_subject(&s).await
+            {
+                tracing::warn!(target: "rasp::decision", error = %e, "could not revoke the session after a sink guard's hit");
+            }
+        }))
     }
 
     /// A guard's hit during the handler: 403 in enforce mode whatever the
     /// handler answered, attached as `Monitored` in monitor mode; one
     /// event either way.
-    fn settle<R: From<Bytes>>(self, res: &mut Response<R>) {
-        let Some(hit) = self.scope.take_hit() else {
-            return;
-        };
+    /// Returns what flags the subject or address, when anything does.
+    fn settle<R: From<Bytes>>(self, res: &mut Response<R>) -> Option<ObserveFuture> {
+        let hit = self.scope.take_hit()?;
         let p = &*self.policy.inner;
         let monitor = p.mode == Mode::Monitor;
         let mut r =
@@ -124,6 +162,7 @@ impl SinkWatch {
         } else {
             *res = respond(d);
         }
+        self.flag()
     }
 }
 
@@ -443,19 +482,25 @@ where
                     if let Some(d) = monitored.take() {
                         attach_monitored(&mut res, d);
                     }
-                    if let Some(g) = sink_watch.take() {
-                        g.settle(&mut res);
-                    }
-                    let Some(mut f) = finish.take() else {
-                        return Poll::Ready(Ok(res));
+                    let flag = sink_watch.take().and_then(|g| g.settle(&mut res));
+                    let observe = match finish.take() {
+                        Some(mut f) => {
+                            f.decorate(&mut res);
+                            f.observe(&res)
+                        }
+                        None => None,
                     };
-                    f.decorate(&mut res);
-                    match f.observe(&res) {
-                        Some(fut) => Kind::Observing {
-                            fut,
-                            res: Some(res),
-                        },
-                        None => return Poll::Ready(Ok(res)),
+                    let fut: ObserveFuture = match (flag, observe) {
+                        (None, None) => return Poll::Ready(Ok(res)),
+                        (Some(one), None) | (None, Some(one)) => one,
+                        (Some(a), Some(b)) => Box::pin(async move {
+                            a.await;
+                            b.await;
+                        }),
+                    };
+                    Kind::Observing {
+                        fut,
+                        res: Some(res),
                     }
                 }
                 KindProj::Observing { fut, res } => {
@@ -623,7 +668,16 @@ where
         finish.decorate(&mut res);
         return Kind::Respond { res: Some(res) };
     }
-    let sink_watch = SinkWatch::new(meta.inputs, &meta.policy, meta.level, meta.template);
+    let sink_watch = SinkWatch::new(
+        meta.inputs,
+        &meta.policy,
+        meta.level,
+        meta.template,
+        (
+            identity.as_ref().map(|i| i.subject().to_owned()),
+            meta.client_ip,
+        ),
+    );
     let ctx = StepUpContext {
         policy: meta.policy,
         identity,

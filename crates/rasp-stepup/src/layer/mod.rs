@@ -273,11 +273,20 @@ where
             level,
             assessment: None,
         };
+        let client_ip = head.inputs.as_ref().and_then(|_| {
+            crate::risk::client_ip(
+                crate::risk::peer_of(req.extensions()),
+                req.headers(),
+                &p.risk.trusted_proxies,
+                &p.risk.client_header,
+            )
+        });
         let sink_watch = future::SinkWatch::new(
             head.inputs.take(),
             policy,
             level,
             template.map(str::to_owned),
+            (None, client_ip),
         );
         attach(&mut req, ctx);
         return ResponseFuture::inner_monitored(service.call(req), pre, sink_watch);

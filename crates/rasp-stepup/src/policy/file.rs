@@ -43,6 +43,9 @@ struct InspectionSection {
     max_json_depth: Option<usize>,
     compressed_bodies: Option<crate::inspect::CompressedBodies>,
     malformed_bodies: Option<crate::inspect::MalformedBodies>,
+    sink_inputs: Option<bool>,
+    sink_flag: Option<u64>,
+    sink_revokes_session: Option<bool>,
     #[serde(default)]
     budget: BTreeMap<Sensitivity, BudgetEntry>,
 }
@@ -223,6 +226,15 @@ impl InspectionSection {
         }
         if let Some(v) = self.malformed_bodies {
             ins.malformed_bodies = v;
+        }
+        if let Some(v) = self.sink_inputs {
+            ins.sink_inputs = v;
+        }
+        if let Some(v) = self.sink_flag {
+            ins.sink_flag = Duration::from_secs(v);
+        }
+        if let Some(v) = self.sink_revokes_session {
+            ins.sink_revokes_session = v;
         }
         for (level, e) in self.budget {
             let b = &mut ins.budgets[level];

@@ -63,6 +63,9 @@ pub mod codes {
     pub const INITIAL_SIGHTING: &str = "initial_sighting";
     /// Lower-confidence injection findings in the request's inputs.
     pub const INJECTION_SUSPECT: &str = "injection_suspect";
+    /// A sink guard refused an input of this subject, or of this client
+    /// address, within the flag period (see `InspectionRules::sink_flag`).
+    pub const SINK_INJECTION: &str = "sink_injection";
 }
 
 /// A risk signal, typed: settings that name one by its code are checked
@@ -101,11 +104,13 @@ pub enum SignalCode {
     InitialSighting,
     /// `injection_suspect` (see [`codes::INJECTION_SUSPECT`]).
     InjectionSuspect,
+    /// `sink_injection` (see [`codes::SINK_INJECTION`]).
+    SinkInjection,
 }
 
 impl SignalCode {
     /// Every signal.
-    pub const ALL: [SignalCode; 15] = [
+    pub const ALL: [SignalCode; 16] = [
         Self::ImpossibleTravel,
         Self::NewCountry,
         Self::NewAsn,
@@ -121,6 +126,7 @@ impl SignalCode {
         Self::MissingClientAddr,
         Self::InitialSighting,
         Self::InjectionSuspect,
+        Self::SinkInjection,
     ];
 
     /// The code as logs, headers and settings spell it.
@@ -142,6 +148,7 @@ impl SignalCode {
             Self::MissingClientAddr => codes::MISSING_CLIENT_ADDR,
             Self::InitialSighting => codes::INITIAL_SIGHTING,
             Self::InjectionSuspect => codes::INJECTION_SUSPECT,
+            Self::SinkInjection => codes::SINK_INJECTION,
         }
     }
 
@@ -161,7 +168,7 @@ impl SignalCode {
             | Self::NotFoundBurst
             | Self::RateAboveBaseline => Category::Behaviour,
             Self::MissingGeoip | Self::MissingClientAddr | Self::InitialSighting => Category::Info,
-            Self::InjectionSuspect => Category::Input,
+            Self::InjectionSuspect | Self::SinkInjection => Category::Input,
         }
     }
 }
@@ -512,6 +519,7 @@ impl Default for RiskRules {
                 (SignalCode::NotFoundBurst, 30.0),
                 (SignalCode::RateAboveBaseline, 25.0),
                 (SignalCode::InjectionSuspect, 40.0),
+                (SignalCode::SinkInjection, 50.0),
             ],
             unknown_weights: Vec::new(),
             device_cookie: Some(("rasp_did".into(), None)),
@@ -702,6 +710,9 @@ pub(crate) struct Bursts {
     pub(crate) failures_of_subject: u32,
     pub(crate) failures_of_client: u32,
     pub(crate) not_found_of_client: u32,
+    /// Sink guard hits of the subject and of the client address within
+    /// the flag period.
+    pub(crate) sink_hits: u32,
 }
 
 /// Scores one authenticated request from its facts, the subject's history
@@ -716,6 +727,9 @@ pub(crate) fn score(
     let mut a = Assessment::default();
     if input.injection > 0.0 {
         a.push(SignalCode::InjectionSuspect, input.injection, rules);
+    }
+    if bursts.sink_hits > 0 {
+        a.push(SignalCode::SinkInjection, 1.0, rules);
     }
     let learning = hist.sightings < rules.learning_sightings;
     if learning {

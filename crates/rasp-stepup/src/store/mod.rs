@@ -293,6 +293,10 @@ pub enum CounterKey {
     AuthFailuresOfSubject(Box<str>),
     /// 404 answers of the app to a client address.
     NotFoundOfClient(std::net::IpAddr),
+    /// Sink guard hits of a subject (the flag period is the window).
+    SinkHitsOfSubject(Box<str>),
+    /// Sink guard hits of an anonymous client address.
+    SinkHitsOfClient(std::net::IpAddr),
 }
 
 impl CounterKey {
@@ -303,6 +307,8 @@ impl CounterKey {
             Self::AuthFailuresOfClient(ip) => format!("af:c:{ip}"),
             Self::AuthFailuresOfSubject(s) => format!("af:s:{s}"),
             Self::NotFoundOfClient(ip) => format!("nf:c:{ip}"),
+            Self::SinkHitsOfSubject(s) => format!("sh:s:{s}"),
+            Self::SinkHitsOfClient(ip) => format!("sh:c:{ip}"),
         }
     }
 }

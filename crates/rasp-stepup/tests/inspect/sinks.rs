@@ -84,4 +84,47 @@ async fn inputs_can_be_left_out() {
     let res = send(&svc, get("/items?sort=name%2C+id")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(ran.load(Ordering::SeqCst), 1);
+    // the same in TOML
+    let policy = builder()
+        .toml("[inspection]\nsink_inputs = false\nsink_flag = 0\nsink_revokes_session = true")
+        .unwrap()
+        .build()
+        .unwrap();
+    let (svc, ran) = sorting_app(policy);
+    let res = send(&svc, get("/items?sort=name%2C+id")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert!(builder().toml("[inspection]\nsink_flag = \"1h\"").is_err());
+}
+
+#[tokio::test]
+async fn a_hit_can_revoke_the_session() {
+    let clock = MockClock::new(Timestamp::from_secs(1_800_000_000));
+    let policy = builder()
+        .with_clock(clock.clone())
+        .route("GET", "/items", Sensitivity::Authenticated)
+        .inspection(InspectionRules::default().sink_revokes_session(true))
+        .build()
+        .unwrap();
+    let token = policy
+        .issue_access_token("alice", "s1", std::time::Duration::from_secs(3600))
+        .unwrap();
+    let (svc, ran) = sorting_app(policy);
+    let with_token = |uri: &str| {
+        Request::get(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    clock.advance(std::time::Duration::from_secs(5));
+    assert_eq!(
+        send(&svc, with_token("/items?sort=name")).await.status(),
+        StatusCode::OK
+    );
+    let res = send(&svc, with_token("/items?sort=name%2C+id")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    // the token no longer opens anything
+    let res = send(&svc, with_token("/items?sort=name")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
 }

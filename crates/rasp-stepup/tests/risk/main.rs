@@ -15,9 +15,9 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use rasp_stepup::risk::{GeoIp, Quota, RateRules, codes};
 use rasp_stepup::{
-    Assessment, Challenge, Identity, IdentityFuture, MockClock, PeerAddr, Policy, RaspStepUp,
-    Rejection, RejectionKind, RiskRules, Sensitivity, StepUpState, Timestamp, TokenConfig,
-    TotpSecret,
+    Assessment, Challenge, Identity, IdentityFuture, InspectionRules, MockClock, PeerAddr, Policy,
+    RaspStepUp, Rejection, RejectionKind, RiskRules, Sensitivity, StepUpState, Timestamp,
+    TokenConfig, TotpSecret,
 };
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -78,10 +78,15 @@ type RaspStepUpSvc = rasp_stepup::RaspStepUpService<
 >;
 
 fn world(rules: RiskRules) -> World {
+    world_with(rules, InspectionRules::default())
+}
+
+fn world_with(rules: RiskRules, inspection: InspectionRules) -> World {
     let clock = MockClock::new(Timestamp::from_secs(START));
     let policy = Policy::builder()
         .route("POST", "/transfer", Sensitivity::High)
         .route("GET", "/search", Sensitivity::Public)
+        .route("GET", "/open/items", Sensitivity::Public)
         .tokens(
             TokenConfig::ed25519_from_seed([4; 32])
                 .issuer("bank")
@@ -90,13 +95,26 @@ fn world(rules: RiskRules) -> World {
         .with_clock(clock.clone())
         .with_identity(test_identity)
         .risk(rules)
+        .inspection(inspection)
         .build()
         .unwrap();
-    // The inner app answers 403 on /forbidden and 404 on /missing.
+    // The inner app answers 403 on /forbidden and 404 on /missing, and
+    // pastes `?sort=` of `/items` (authenticated) and `/open/items` (public)
+    // into a guarded SQL statement.
     let inner = service_fn(|req: Request<Body>| async move {
         let status = match req.uri().path() {
             "/forbidden" => StatusCode::FORBIDDEN,
             "/missing" => StatusCode::NOT_FOUND,
+            "/items" | "/open/items" => {
+                let sort = req.uri().query().unwrap_or_default();
+                let sort = sort.strip_prefix("sort=").unwrap_or_default();
+                let sort = percent_encoding::percent_decode_str(sort).decode_utf8_lossy();
+                let statement = format!("SELECT id FROM items ORDER BY {sort}");
+                match rasp_stepup::sink::sql(&statement, rasp_stepup::sink::Dialect::Sqlite) {
+                    Ok(()) => StatusCode::OK,
+                    Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                }
+            }
             _ => StatusCode::OK,
         };
         let mut res = Response::new(Body::empty());
@@ -263,6 +281,110 @@ async fn impossible_travel_challenges_transfer_but_not_account_and_stepping_up_s
         assert_eq!(again.status(), StatusCode::OK, "{:?}", assessment(&again));
         w.clock.advance(Duration::from_secs(10));
     }
+}
+
+#[tokio::test]
+async fn a_sink_hit_flags_the_subject_until_a_step_up_or_the_period_ends() {
+    let mut w = world(rules());
+    w.learn(LINKOPING).await;
+    let now = w.clock.now_secs();
+    let transfer = call("POST", "/transfer", LINKOPING).mfa_at(now);
+    assert_eq!(w.send(&transfer).await.status(), StatusCode::OK);
+    let fine = w.send(&call("GET", "/items?sort=name", LINKOPING)).await;
+    assert_eq!(fine.status(), StatusCode::OK);
+    assert!(!assessment(&fine).has(codes::SINK_INJECTION));
+    // a column list changes the statement: refused, and alice is flagged
+    let hit = w
+        .send(&call("GET", "/items?sort=name%2C%20id", LINKOPING))
+        .await;
+    assert_eq!(hit.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        hit.extensions()
+            .get::<Rejection>()
+            .map(|r| r.rule_ids().to_vec()),
+        Some(vec!["sink-sql"])
+    );
+    // a fresh second factor no longer carries the transfer
+    let res = w.send(&transfer).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let a = assessment(&res);
+    assert!(a.has(codes::SINK_INJECTION), "{a:?}");
+    assert_eq!(a.score, 50.0);
+    // below the authenticated level's threshold the account still answers
+    let account = w.send(&call("GET", "/account", LINKOPING)).await;
+    assert_eq!(account.status(), StatusCode::OK);
+    assert!(assessment(&account).has(codes::SINK_INJECTION));
+    // a step-up clears the flag
+    w.step_up(&res, &transfer).await;
+    let now = w.clock.now_secs();
+    let res = w
+        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
+    assert!(!assessment(&res).has(codes::SINK_INJECTION));
+
+    // flagged again, the flag ends with its period (one hour by default)
+    let hit = w
+        .send(&call("GET", "/items?sort=name%2C%20id", LINKOPING))
+        .await;
+    assert_eq!(hit.status(), StatusCode::FORBIDDEN);
+    w.clock.advance(Duration::from_secs(3599));
+    let now = w.clock.now_secs();
+    let res = w
+        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    w.clock.advance(Duration::from_secs(2));
+    let now = w.clock.now_secs();
+    let res = w
+        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
+}
+
+#[tokio::test]
+async fn a_sink_hit_without_identity_flags_the_address_and_a_weight_rejects() {
+    let mut w = world(rules().weight(codes::SINK_INJECTION, 80.0));
+    w.learn(MILTON).await;
+    let hit = w
+        .send(&call("GET", "/open/items?sort=name%2C%20id", MILTON).anonymous())
+        .await;
+    assert_eq!(hit.status(), StatusCode::FORBIDDEN);
+    let now = w.clock.now_secs();
+    // alice from the flagged address: rejected on a high route at 80
+    let res = w.send(&call("POST", "/transfer", MILTON).mfa_at(now)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        res.extensions().get::<Rejection>().map(Rejection::kind),
+        Some(RejectionKind::Risk)
+    );
+    // from another address she is not flagged
+    let res = w
+        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
+        .await;
+    assert!(
+        !assessment(&res).has(codes::SINK_INJECTION),
+        "{:?}",
+        assessment(&res)
+    );
+}
+
+#[tokio::test]
+async fn flagging_can_be_turned_off() {
+    let mut w = world_with(
+        rules(),
+        InspectionRules::default().sink_flag(Duration::ZERO),
+    );
+    w.learn(LINKOPING).await;
+    let hit = w
+        .send(&call("GET", "/items?sort=name%2C%20id", LINKOPING))
+        .await;
+    assert_eq!(hit.status(), StatusCode::FORBIDDEN);
+    let now = w.clock.now_secs();
+    let res = w
+        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
 }
 
 #[tokio::test]
