@@ -9,6 +9,7 @@ use hyper::header::HeaderMap;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use rasp_examples::bank::{self, BankOptions};
+use rasp_examples::demo::Demo;
 use rasp_examples::serve::{ServeLimits, serve};
 use rasp_stepup::{MockClock, Mode, Policy, Timestamp, TotpSecret};
 use serde_json::Value;
@@ -29,6 +30,8 @@ pub struct Bank {
     pub clock: MockClock,
     /// Its policy.
     pub policy: Policy,
+    /// The state of its demonstration routes (their database's pool).
+    pub demo: Demo,
 }
 
 /// An HTTP answer.
@@ -76,7 +79,8 @@ pub async fn start_with_limits(opts: BankOptions, limits: ServeLimits) -> Bank {
 
 async fn start_served(opts: BankOptions, clock: MockClock, limits: ServeLimits) -> Bank {
     let policy = bank::policy(&opts, clock.clone()).expect("bank policy");
-    let app = bank::app(policy.clone());
+    let demo = bank::demo(&opts).expect("bank demo");
+    let app = bank::app_with(policy.clone(), Some(&demo));
     rasp_stepup::check_routes(&app, &policy)
         .await
         .expect("every key routed");
@@ -89,6 +93,7 @@ async fn start_served(opts: BankOptions, clock: MockClock, limits: ServeLimits) 
         addr,
         clock,
         policy,
+        demo,
     }
 }
 

@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::demo::{Demo, DemoError};
+
 /// The demo user.
 pub const DEMO_USER: &str = "alice";
 /// The demo user's password.
@@ -64,6 +66,14 @@ pub struct BankOptions {
     pub redis_url: Option<String>,
     /// Key prefix in Redis.
     pub redis_prefix: String,
+    /// The demonstration routes' database (`sqlite:…` or `postgres://…`;
+    /// `None`: SQLite in memory).
+    pub database_url: Option<String>,
+    /// The folder `/demo/export` reads (`None`: demo files in a temporary
+    /// folder).
+    pub data_dir: Option<PathBuf>,
+    /// `host:port` pairs `/demo/webhook-test` fetches without the URL guard.
+    pub webhook_allow: Vec<String>,
 }
 
 /// The bank could not be configured.
@@ -75,6 +85,8 @@ pub enum BankError {
     GeoIp(GeoIpError),
     /// The Redis store could not be set up.
     Redis(RedisStoreError),
+    /// The demonstration routes could not be set up.
+    Demo(DemoError),
 }
 
 impl std::fmt::Display for BankError {
@@ -83,6 +95,7 @@ impl std::fmt::Display for BankError {
             Self::Policy(e) => write!(f, "{e}"),
             Self::GeoIp(e) => write!(f, "{e}"),
             Self::Redis(e) => write!(f, "{e}"),
+            Self::Demo(e) => write!(f, "{e}"),
         }
     }
 }
@@ -98,6 +111,12 @@ impl From<ConfigError> for BankError {
 impl From<RedisStoreError> for BankError {
     fn from(e: RedisStoreError) -> Self {
         Self::Redis(e)
+    }
+}
+
+impl From<DemoError> for BankError {
+    fn from(e: DemoError) -> Self {
+        Self::Demo(e)
     }
 }
 
@@ -137,6 +156,9 @@ impl BankOptions {
             geoip_anonymous: None,
             redis_url: None,
             redis_prefix: "bank:".into(),
+            database_url: None,
+            data_dir: None,
+            webhook_allow: Vec::new(),
         }
     }
 }
@@ -228,15 +250,25 @@ pub fn totp_secrets() -> HashMap<String, TotpSecret> {
     HashMap::from([(DEMO_USER.to_owned(), secret)])
 }
 
-/// The bank router for `policy`.
+/// The bank router for `policy`, with the embedded demonstration routes
+/// (SQLite in memory, demo files in a temporary folder; left out when that
+/// folder cannot be made).
 pub fn app(policy: Policy) -> Router {
+    app_with(policy, Demo::embedded().ok().as_ref())
+}
+
+/// The bank router for `policy` and the demonstration routes of `demo`.
+pub fn app_with(policy: Policy, demo: Option<&Demo>) -> Router {
     let login_policy = policy.clone();
+    let demo = demo.map_or_else(Router::new, Demo::routes);
     Router::new()
         .route("/account", get(account))
         .route("/transfer", post(transfer))
         .route("/payees", post(add_payee).layer(Sensitive::high()))
         .route("/admin/settings", get(get_settings).post(set_settings))
         .route("/search", get(search))
+        // deliberately vulnerable, each guarded by its sink guard
+        .merge(demo)
         // inside the layer: a login route (the policy marks it) has its own
         // per-address quota, inspection and failure counting
         .route(
@@ -258,10 +290,24 @@ pub fn app(policy: Policy) -> Router {
 /// An invalid policy document.
 pub fn system_app(opts: &BankOptions) -> Result<(Router, Policy), BankError> {
     let policy = policy(opts, SystemClock)?;
-    Ok((app(policy.clone()), policy))
+    let demo = demo(opts)?;
+    Ok((app_with(policy.clone(), Some(&demo)), policy))
 }
 
-fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+/// The demonstration routes' state from `opts`.
+///
+/// # Errors
+///
+/// An unsupported database URL, or a data folder that cannot be made.
+pub fn demo(opts: &BankOptions) -> Result<Demo, DemoError> {
+    Demo::new(
+        opts.database_url.as_deref(),
+        opts.data_dir.as_deref(),
+        &opts.webhook_allow,
+    )
+}
+
+pub(crate) fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
     let body =
         json!({"type": "about:blank", "title": title, "status": status.as_u16(), "detail": detail});
     (

@@ -2,4 +2,5 @@
 //! routes, users and JSON shapes are a documented contract (README).
 
 pub mod bank;
+pub mod demo;
 pub mod serve;

@@ -1,6 +1,8 @@
 //! End-to-end tests over real HTTP against the example bank on 127.0.0.1:0.
 
+mod adapters;
 mod bodies;
+mod demo;
 mod entry;
 mod fault;
 mod flow;

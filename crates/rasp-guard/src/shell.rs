@@ -15,6 +15,14 @@ enum Role {
     Blank,
 }
 
+/// Whether `$` followed by `next` expands (outside single quotes): a
+/// substitution `$(`, `${`, a variable `$HOME`, a positional or special
+/// parameter `$1`, `$@`, `$?`. `$` before anything else is a literal.
+fn expands(next: Option<&u8>) -> bool {
+    matches!(next, Some(b) if b.is_ascii_alphanumeric()
+        || matches!(b, b'_' | b'(' | b'{' | b'@' | b'*' | b'#' | b'?' | b'-' | b'$' | b'!'))
+}
+
 /// Each byte's role, and for each byte whether it belongs to a word in
 /// command position (the first word of a simple command). Linear; one
 /// pass of POSIX sh quoting: single quotes, double quotes (where `$`,
@@ -52,7 +60,7 @@ fn roles(s: &[u8]) -> (Vec<Role>, Vec<bool>) {
                     i += 1;
                 }
                 b'`' => role[i] = Role::Syntax,
-                b'$' if matches!(s.get(i + 1), Some(b'(' | b'{')) => role[i] = Role::Syntax,
+                b'$' if expands(s.get(i + 1)) => role[i] = Role::Syntax,
                 _ => {}
             },
             Q::None => match c {
@@ -81,9 +89,7 @@ fn roles(s: &[u8]) -> (Vec<Role>, Vec<bool>) {
                     expect_command = true;
                 }
                 b'<' | b'>' => role[i] = Role::Syntax,
-                b'$' if matches!(s.get(i + 1), Some(b'(' | b'{')) => {
-                    role[i] = Role::Syntax;
-                }
+                b'$' if expands(s.get(i + 1)) => role[i] = Role::Syntax,
                 b'*' | b'?' | b'[' | b'~' => role[i] = Role::Syntax,
                 _ => {
                     if expect_command {

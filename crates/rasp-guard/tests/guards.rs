@@ -329,6 +329,11 @@ fn shell_syntax_from_an_input_is_refused() {
         "x || id",
         "/etc/*",
         "<(id)",
+        // expansions leak the environment (`$DATABASE_URL`) or arguments
+        "$HOME",
+        "x$DATABASE_URL",
+        "$1",
+        "$@",
     ];
     for t in [
         "ping -c 1 {}",
@@ -342,7 +347,13 @@ fn shell_syntax_from_an_input_is_refused() {
         }
     }
     // inside double quotes `$(`, backticks and the closing quote act
-    for a in ["$(id)", "`id`", "x\"; id; \"", "${PATH}"] {
+    for a in [
+        "$(id)",
+        "`id`",
+        "x\"; id; \"",
+        "${PATH}",
+        "$AWS_SECRET_ACCESS_KEY",
+    ] {
         let c = format!("echo \"{a}\" >> /var/log/app.log");
         assert!(shell(&c, &[a]).is_err(), "{c}");
         cases += 1;
@@ -380,6 +391,9 @@ fn shell_arguments_pass() {
         ("tar czf backup.tgz {}", "reports"),
         ("ls -la {}", "uploads/2024"),
         ("git log --author={}", "alice"),
+        // a `$` that expands nothing is a literal
+        ("echo {}", "price: 5$"),
+        ("echo \"{}\"", "US$ 20"),
     ] {
         let c = t.replace("{}", b);
         assert_eq!(shell(&c, &[b]), Ok(()), "{c}");

@@ -13,7 +13,8 @@ const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust
 [--client-ip-header NAME] [--ipv6-prefix BITS] \
 [--header-timeout SECS] [--body-timeout SECS] [--max-connections N] [--log-format json|text] \
 [--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
-[--token-seed HEX64]  (env: RASP_REDIS_URL, RASP_TOKEN_SEED)";
+[--token-seed HEX64] [--database-url URL] [--data-dir DIR] [--webhook-allow HOST:PORT]...  \
+(env: RASP_REDIS_URL, RASP_TOKEN_SEED, RASP_DATABASE_URL)";
 
 fn parse_seed(hex: &str) -> Result<[u8; 32], String> {
     let bytes: Result<Vec<u8>, _> = (0..hex.len())
@@ -51,6 +52,9 @@ fn parse_args(
     let mut port = 3000u16;
     if let Ok(url) = std::env::var("RASP_REDIS_URL") {
         opts.redis_url = Some(url);
+    }
+    if let Ok(url) = std::env::var("RASP_DATABASE_URL") {
+        opts.database_url = Some(url);
     }
     if let Ok(hex) = std::env::var("RASP_TOKEN_SEED") {
         opts.token_seed = parse_seed(hex.trim())?;
@@ -125,6 +129,22 @@ fn parse_args(
             "--token-seed" => {
                 opts.token_seed = parse_seed(&args.next().ok_or("--token-seed needs a value")?)?
             }
+            "--database-url" => {
+                opts.database_url = Some(args.next().ok_or("--database-url needs a URL")?);
+            }
+            "--data-dir" => {
+                opts.data_dir = Some(args.next().ok_or("--data-dir needs a folder")?.into());
+            }
+            "--webhook-allow" => {
+                let v = args.next().ok_or("--webhook-allow needs HOST:PORT")?;
+                if !v
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                {
+                    return Err(format!("invalid --webhook-allow {v:?} (HOST:PORT)"));
+                }
+                opts.webhook_allow.push(v);
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -175,6 +195,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(url) => println!("state: redis {url} (prefix {:?})", opts.redis_prefix),
         None => println!("state: in memory (one process)"),
     }
+    println!(
+        "demo routes (deliberately vulnerable, guarded): database {}, exports from {}",
+        opts.database_url.as_deref().unwrap_or("SQLite in memory"),
+        opts.data_dir.as_ref().map_or_else(
+            || "a temporary folder".to_owned(),
+            |d| d.display().to_string()
+        )
+    );
     if !opts.trusted_proxies.is_empty() {
         println!(
             "trusted proxies: {:?}, client address from {:?}",

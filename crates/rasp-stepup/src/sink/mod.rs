@@ -25,12 +25,41 @@
 //! Outside a request (a background task, a `tokio::spawn` from the
 //! handler: the current inputs follow the handler's own future only) a
 //! guard has no inputs and passes everything.
+//!
+//! Adapters, each behind a cargo feature:
+//!
+//! | feature | adapter |
+//! |---|---|
+//! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | [`sqlx::query`], `query_as`, `query_scalar`: checked builders |
+//! | `reqwest` | `UrlGuard`, a `reqwest-middleware` middleware |
+//! | `process` | `command(&std::process::Command)` (`tokio`'s through `as_std()`) |
+//! | `fs` | `checked_path(path)` for any file API, and `read`, `read_to_string`, `open`, `create`, `write` |
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
 pub use rasp_guard::{Dialect, Platform, Sink};
+
+#[cfg(feature = "fs")]
+mod fs;
+#[cfg(feature = "process")]
+mod process;
+#[cfg(feature = "reqwest")]
+mod reqwest;
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-sqlite",
+    feature = "sqlx-mysql"
+))]
+pub mod sqlx;
+
+#[cfg(feature = "fs")]
+pub use fs::{checked_path, create, open, read, read_to_string, write};
+#[cfg(feature = "process")]
+pub use process::command;
+#[cfg(feature = "reqwest")]
+pub use reqwest::UrlGuard;
 
 /// A guard's refusal: the sink, and the key path of the input that
 /// changed its structure (`query.q`, `body.memo`).
@@ -172,13 +201,32 @@ pub fn current_inputs() -> Vec<String> {
 fn guard(
     check: impl FnOnce(&[&str]) -> Result<(), rasp_guard::Injection>,
 ) -> Result<(), SinkError> {
+    guard_with(|_| Vec::new(), check)
+}
+
+/// [`guard`] with more forms of the inputs: `more(input)` gives other
+/// spellings of one input, judged as that input.
+fn guard_with(
+    more: impl Fn(&str) -> Vec<String>,
+    check: impl FnOnce(&[&str]) -> Result<(), rasp_guard::Injection>,
+) -> Result<(), SinkError> {
     let Some(scope) = CURRENT.with(|c| c.borrow().clone()) else {
         return Ok(());
     };
-    let values: Vec<&str> = scope.inputs.values().collect();
-    let Err(injection) = check(&values) else {
+    let mut values: Vec<&str> = scope.inputs.values().collect();
+    let originals = values.len();
+    let extra: Vec<(usize, String)> = values
+        .iter()
+        .enumerate()
+        .flat_map(|(i, v)| more(v).into_iter().map(move |m| (i, m)))
+        .collect();
+    values.extend(extra.iter().map(|(_, m)| m.as_str()));
+    let Err(mut injection) = check(&values) else {
         return Ok(());
     };
+    if injection.input >= originals {
+        injection.input = extra[injection.input - originals].0;
+    }
     let key = scope
         .inputs
         .iter()
@@ -225,6 +273,47 @@ pub fn path(path: &str, platform: Platform) -> Result<(), SinkError> {
 /// moved its host or climbed out of its path.
 pub fn url(url: &str) -> Result<(), SinkError> {
     guard(|inputs| rasp_guard::url(url, inputs))
+}
+
+/// Guards an outbound URL that a URL parser already read, and so wrote in
+/// its own spelling (`http://2130706433/` is `http://127.0.0.1/` by then):
+/// each input is also judged as that parser spells it, as a whole URL and
+/// as a host.
+#[cfg(feature = "reqwest")]
+pub(crate) fn parsed_url(url: &str) -> Result<(), SinkError> {
+    guard_with(respelled, |inputs| rasp_guard::url(url, inputs))
+}
+
+/// How the WHATWG URL parser writes `input` when it is a whole URL, or a
+/// host: only the spellings that differ from it.
+#[cfg(feature = "reqwest")]
+fn respelled(input: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(u) = ::url::Url::parse(input)
+        && u.has_host()
+    {
+        let whole = u.as_str();
+        if whole != input {
+            out.push(whole.to_owned());
+            if let Some(bare) = whole.strip_suffix('/')
+                && bare != input
+            {
+                out.push(bare.to_owned());
+            }
+        }
+    } else if !input.contains(['/', '?', '#', '@'])
+        && let Ok(u) = ::url::Url::parse(&format!("http://{input}/"))
+        && let Some(host) = u.host_str()
+    {
+        let host = match u.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_owned(),
+        };
+        if host != input {
+            out.push(host);
+        }
+    }
+    out
 }
 
 /// Guards a command line about to run through `sh -c` (see
