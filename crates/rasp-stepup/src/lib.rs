@@ -63,6 +63,10 @@
 //! |---|---|---|
 //! | `axum` | yes | `MatchedPath` route matching, [`step_up_routes`], [`check_routes`], the [`Identity`] extractor |
 //! | `geoip` | yes | [`risk::GeoIp`]: location, network operator and anonymity signals from MaxMind databases (`maxminddb`) |
+//! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | no | `sink::sqlx`: `sqlx` query builders behind the SQL guard |
+//! | `reqwest` | no | `sink::UrlGuard`: the URL guard as a `reqwest-middleware` middleware |
+//! | `process` | no | `sink::command`: the exec guard for `std::process::Command` |
+//! | `fs` | no | `sink::checked_path` and `std::fs` wrappers behind the path guard |
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 

@@ -30,7 +30,7 @@
 //!
 //! | feature | adapter |
 //! |---|---|
-//! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | [`sqlx::query`], `query_as`, `query_scalar`: checked builders |
+//! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | `sqlx::query`, `query_as`, `query_scalar`: checked builders |
 //! | `reqwest` | `UrlGuard`, a `reqwest-middleware` middleware |
 //! | `process` | `command(&std::process::Command)` (`tokio`'s through `as_std()`) |
 //! | `fs` | `checked_path(path)` for any file API, and `read`, `read_to_string`, `open`, `create`, `write` |

@@ -48,7 +48,7 @@ pub fn check<DB: GuardedDatabase>(statement: &str) -> Result<(), SinkError> {
     super::sql(statement, DB::DIALECT)
 }
 
-/// [`sqlx::query`] after the SQL guard.
+/// [`sqlx::query()`] after the SQL guard.
 ///
 /// # Errors
 ///
@@ -61,7 +61,7 @@ pub fn query<DB: GuardedDatabase>(
     Ok(sqlx::query(statement))
 }
 
-/// [`sqlx::query_as`] after the SQL guard.
+/// [`sqlx::query_as()`] after the SQL guard.
 ///
 /// # Errors
 ///
@@ -78,7 +78,7 @@ where
     Ok(sqlx::query_as(statement))
 }
 
-/// [`sqlx::query_scalar`] after the SQL guard.
+/// [`sqlx::query_scalar()`] after the SQL guard.
 ///
 /// # Errors
 ///
