@@ -130,7 +130,15 @@ fn first_injection(
     for (i, input) in inputs.iter().enumerate() {
         let needle = input.as_bytes();
         let n = needle.len();
-        if n < MIN_INPUT || n > hay.len() || !needle.iter().all(|&b| present[usize::from(b)]) {
+        // the last byte first: words that differ by a suffix (`name2`,
+        // ids) are told apart at once
+        let has = |b: &u8| present[usize::from(*b)];
+        if n < MIN_INPUT
+            || n > hay.len()
+            || !has(&needle[n - 1])
+            || !has(&needle[0])
+            || !needle.iter().all(has)
+        {
             continue;
         }
         let mut found = |s: usize| {

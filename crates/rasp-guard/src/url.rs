@@ -47,6 +47,20 @@ fn parts(u: &[u8]) -> Option<Parts> {
     })
 }
 
+/// Bytes that end or split an authority (`@`, `/`, `\\`, `#`, `?`, ASCII
+/// whitespace): from an input inside a written authority, they move the
+/// host the application meant.
+const MOVES_HOST: [bool; 256] = {
+    let mut t = [false; 256];
+    let bytes = b"@/\\#? \t\n\x0b\x0c\r";
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 fn overlaps((a, b): (usize, usize), s: usize, e: usize) -> bool {
     s < b && a < e
 }
@@ -78,6 +92,24 @@ fn plain_domain(authority: &[u8]) -> Option<&str> {
     } else {
         None
     }
+}
+
+/// The address of an authority that is four decimal octets without
+/// leading zeros (and an optional numeric port), which the WHATWG parser
+/// reads as the same address; `None` for any other spelling (`0x7f.1`,
+/// `2130706433`, `010.0.0.1` are left to the parser).
+fn plain_ipv4(authority: &[u8]) -> Option<Ipv4Addr> {
+    let host = match authority.iter().rposition(|b| *b == b':') {
+        Some(i) if authority[i + 1..].iter().all(u8::is_ascii_digit) => &authority[..i],
+        Some(_) => return None,
+        None => authority,
+    };
+    if host.len() > 15 || !host.iter().all(|b| b.is_ascii_digit() || *b == b'.') {
+        return None;
+    }
+    // std's parser takes exactly four decimal octets and refuses leading
+    // zeros, the one spelling where it and the WHATWG parser would differ
+    std::str::from_utf8(host).ok()?.parse().ok()
 }
 
 /// Whether an address is one an outbound request chosen by a client must
@@ -133,14 +165,19 @@ fn internal_host(host: &::url::Host<&str>) -> bool {
         ::url::Host::Ipv4(v4) => internal_v4(*v4),
         ::url::Host::Ipv6(v6) => internal(IpAddr::V6(*v6)),
         ::url::Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost"
-                || d.ends_with(".localhost")
-                || d.ends_with(".internal")
-                || d.ends_with(".local")
-                || d == "metadata"
-                || d.starts_with("metadata.")
-                || d == "instance-data"
+            // without an allocation: this runs for every host an input chose
+            let d = d.trim_end_matches('.').as_bytes();
+            let is = |name: &[u8]| d.eq_ignore_ascii_case(name);
+            let ends = |suffix: &[u8]| {
+                d.len() >= suffix.len() && d[d.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+            };
+            is(b"localhost")
+                || ends(b".localhost")
+                || ends(b".internal")
+                || ends(b".local")
+                || is(b"metadata")
+                || (d.len() > 9 && d[..9].eq_ignore_ascii_case(b"metadata."))
+                || is(b"instance-data")
         }
     }
 }
@@ -164,20 +201,24 @@ fn judge(
         // the application wrote the scheme and text after the input: a
         // delimiter from the input moves the host the application meant
         let app_around = s >= p.authority.0 && e < u.len();
-        let structural = input
-            .iter()
-            .any(|b| matches!(b, b'@' | b'/' | b'\\' | b'#' | b'?') || b.is_ascii_whitespace());
-        if app_around && structural {
+        if app_around && input.iter().any(|b| MOVES_HOST[usize::from(*b)]) {
             return Some("changes the host");
         }
-        match plain_domain(&u[p.authority.0..p.authority.1]) {
+        let authority = &u[p.authority.0..p.authority.1];
+        match (plain_domain(authority), plain_ipv4(authority)) {
             // a name the parser would keep as it is: judged as written
-            Some(name) => {
+            (Some(name), _) => {
                 if internal_host(&::url::Host::Domain(name)) {
                     return Some("chooses an internal host");
                 }
             }
-            None => {
+            // four decimal octets, as the parser reads them too
+            (None, Some(v4)) => {
+                if internal_v4(v4) {
+                    return Some("chooses an internal host");
+                }
+            }
+            (None, None) => {
                 let Some(parsed) = parsed() else {
                     return Some("makes the URL unreadable");
                 };
@@ -195,14 +236,27 @@ fn judge(
         let depth = |bytes: &[u8]| -> (isize, isize) {
             let (mut d, mut least) = (0isize, 0isize);
             for seg in bytes.split(|b| *b == b'/' || *b == b'\\') {
-                let seg = seg.to_ascii_lowercase();
-                match seg.as_slice() {
-                    b"" | b"." | b"%2e" => {}
-                    b".." | b"%2e%2e" | b".%2e" | b"%2e." => {
+                // `.` or `%2e` (any case), once or twice, and nothing else
+                let dots = match seg.len() {
+                    0 => Some(0),
+                    1 if seg == b"." => Some(1),
+                    2 if seg == b".." => Some(2),
+                    3 if seg.eq_ignore_ascii_case(b"%2e") => Some(1),
+                    4 if seg[..1] == *b"." && seg[1..].eq_ignore_ascii_case(b"%2e")
+                        || seg[3..] == *b"." && seg[..3].eq_ignore_ascii_case(b"%2e") =>
+                    {
+                        Some(2)
+                    }
+                    6 if seg.eq_ignore_ascii_case(b"%2e%2e") => Some(2),
+                    _ => None,
+                };
+                match dots {
+                    Some(0 | 1) => {}
+                    Some(_) => {
                         d -= 1;
                         least = least.min(d);
                     }
-                    _ => d += 1,
+                    None => d += 1,
                 }
             }
             (d, least)

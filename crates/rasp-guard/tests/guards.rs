@@ -170,9 +170,28 @@ fn paths_that_climb_or_root_are_refused() {
             cases += 3;
         }
     }
+    // an input that is the whole path, absolute: the folder is gone
+    for input in [
+        "/etc/passwd",
+        "/root/.ssh/id_rsa",
+        "/etc/shadow",
+        "/proc/self/environ",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "/home/app/.aws/credentials",
+        "/srv/app/.env",
+        "//etc/passwd",
+        "/dev/tcp/10.0.0.1/80",
+    ] {
+        assert!(path(input, Platform::Unix, &[input]).is_err(), "{input}");
+        // joined to a folder the way `Path::join` does: it replaces it
+        let joined = std::path::Path::new("/srv/data").join(input);
+        let joined = joined.to_string_lossy();
+        assert!(path(&joined, Platform::Unix, &[input]).is_err(), "{joined}");
+        cases += 2;
+    }
     for (p, input) in [
-        ("/etc/passwd", "/etc/passwd"),
-        ("/root/.ssh/id_rsa", "/root/.ssh/id_rsa"),
+        ("/srv/data/\0x/../../etc/passwd", "\0x/../../etc/passwd"),
+        ("/srv/data/x\0.txt", "x\0.txt"),
     ] {
         assert!(path(p, Platform::Unix, &[input]).is_err(), "{p}");
         cases += 1;
@@ -224,6 +243,8 @@ fn urls_that_choose_a_host_or_scheme_are_refused() {
         "http://2130706433/",
         "http://0x7f.1/",
         "http://0177.0.0.1/",
+        "http://10.0.0.1:8080/",
+        "http://100.64.0.1/",
         "http://10.0.0.5/internal",
         "http://192.168.1.1/",
         "http://172.16.0.1/",
@@ -281,6 +302,9 @@ fn urls_to_public_hosts_and_plain_paths_pass() {
         ),
         ("https://example.org/", "https://example.org/"),
         ("http://93.184.216.34/x", "http://93.184.216.34/x"),
+        ("http://93.184.216.34:8080/x", "93.184.216.34:8080"),
+        // octal `010` is 8: a public address once the parser reads it
+        ("http://010.0.0.1/", "http://010.0.0.1/"),
         ("https://acme.tenants.example.com/", "acme"),
         ("https://cdn.example.com/files/report.pdf", "report.pdf"),
         (
@@ -453,6 +477,88 @@ fn exec_refuses_a_chosen_program_or_script() {
         Ok(())
     );
     assert_eq!(exec(&[], &["x"]), Ok(()));
+}
+
+#[test]
+fn exec_cases_per_platform_shape() {
+    let (mut attacks, mut benign) = (0, 0);
+    // the input chose the program
+    for program in [
+        "/usr/bin/curl",
+        "curl",
+        "/bin/sh",
+        "bash",
+        "nc",
+        "python3",
+        "powershell.exe",
+        "C:\\Windows\\System32\\cmd.exe",
+        "./payload",
+        "../../bin/sh",
+    ] {
+        assert!(exec(&[program, "-s"], &[program]).is_err(), "{program}");
+        attacks += 1;
+    }
+    // the input is in the script of an interpreter's script option
+    for (interpreter, option) in [
+        ("sh", "-c"),
+        ("/bin/bash", "-c"),
+        ("dash", "-c"),
+        ("zsh", "-c"),
+        ("busybox", "-c"),
+        ("python3", "-c"),
+        ("python", "-c"),
+        ("perl", "-e"),
+        ("ruby", "-e"),
+        ("node", "-e"),
+        ("php", "-r"),
+        ("powershell", "-Command"),
+        ("pwsh", "-c"),
+        ("cmd", "/c"),
+        ("CMD.EXE", "/C"),
+    ] {
+        let shell_like = matches!(interpreter, "sh" | "/bin/bash" | "dash" | "zsh" | "busybox");
+        for input in ["x; id", "x | nc e 1", "$(id)"] {
+            let script = if shell_like {
+                format!("ping -c 1 {input}")
+            } else {
+                format!("run('{input}')")
+            };
+            assert!(
+                exec(&[interpreter, option, &script], &[input]).is_err(),
+                "{interpreter} {option} {script}"
+            );
+            attacks += 1;
+        }
+        // the same inputs as arguments of their own pass
+        for input in ["x; id", "$(id)"] {
+            let fixed = if shell_like {
+                "ping -c 1 \"$1\""
+            } else {
+                "run(arg)"
+            };
+            assert_eq!(
+                exec(&[interpreter, option, fixed, "--", input], &[input]),
+                Ok(()),
+                "{interpreter} {input}"
+            );
+            benign += 1;
+        }
+    }
+    // hostile-looking arguments of a fixed program pass: no shell reads them
+    for arg in [
+        "x; id",
+        "a | b",
+        "$(id)",
+        "`id`",
+        "> /etc/passwd",
+        "../../etc/passwd",
+        "-c",
+        "*",
+    ] {
+        assert_eq!(exec(&["ping", "-c", "1", arg], &[arg]), Ok(()), "{arg}");
+        benign += 1;
+    }
+    assert!(attacks >= 40 && benign >= 20, "{attacks} {benign}");
 }
 
 #[test]
