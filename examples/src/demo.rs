@@ -67,6 +67,8 @@ struct Inner {
     pool: AnyPool,
     dialect: Dialect,
     ready: OnceCell<()>,
+    /// Statements sent to the database by `/demo/statements`.
+    sent: std::sync::atomic::AtomicU64,
     data_dir: PathBuf,
     http: reqwest_middleware::ClientWithMiddleware,
 }
@@ -153,6 +155,7 @@ impl Demo {
                 pool,
                 dialect,
                 ready: OnceCell::new(),
+                sent: std::sync::atomic::AtomicU64::new(0),
                 data_dir,
                 http,
             }),
@@ -173,6 +176,13 @@ impl Demo {
     #[must_use]
     pub fn pool(&self) -> &AnyPool {
         &self.inner.pool
+    }
+
+    /// How many statements `/demo/statements` has sent to the database
+    /// (its own log of statements: a refused one is never counted).
+    #[must_use]
+    pub fn statements_sent(&self) -> u64 {
+        self.inner.sent.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The data folder exports are read from.
