@@ -222,6 +222,13 @@ impl World {
             .expect("step-up verified");
     }
 
+    /// `POST /transfer` from `peer` with a second factor verified now.
+    async fn transfer_fresh(&mut self, peer: &str) -> Response<Body> {
+        let now = self.clock.now_secs();
+        self.send(&call("POST", "/transfer", peer).mfa_at(now))
+            .await
+    }
+
     /// Confirmed sightings from `peer` until the learning period is over.
     async fn learn(&mut self, peer: &str) {
         for _ in 0..3 {
@@ -316,10 +323,7 @@ async fn a_sink_hit_flags_the_subject_until_a_step_up_or_the_period_ends() {
     assert!(assessment(&account).has(codes::SINK_INJECTION));
     // a step-up clears the flag
     w.step_up(&res, &transfer).await;
-    let now = w.clock.now_secs();
-    let res = w
-        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
-        .await;
+    let res = w.transfer_fresh(LINKOPING).await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
     assert!(!assessment(&res).has(codes::SINK_INJECTION));
 
@@ -329,16 +333,10 @@ async fn a_sink_hit_flags_the_subject_until_a_step_up_or_the_period_ends() {
         .await;
     assert_eq!(hit.status(), StatusCode::FORBIDDEN);
     w.clock.advance(Duration::from_secs(3599));
-    let now = w.clock.now_secs();
-    let res = w
-        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
-        .await;
+    let res = w.transfer_fresh(LINKOPING).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     w.clock.advance(Duration::from_secs(2));
-    let now = w.clock.now_secs();
-    let res = w
-        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
-        .await;
+    let res = w.transfer_fresh(LINKOPING).await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
 }
 
@@ -350,18 +348,15 @@ async fn a_sink_hit_without_identity_flags_the_address_and_a_weight_rejects() {
         .send(&call("GET", "/open/items?sort=name%2C%20id", MILTON).anonymous())
         .await;
     assert_eq!(hit.status(), StatusCode::FORBIDDEN);
-    let now = w.clock.now_secs();
     // alice from the flagged address: rejected on a high route at 80
-    let res = w.send(&call("POST", "/transfer", MILTON).mfa_at(now)).await;
+    let res = w.transfer_fresh(MILTON).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         res.extensions().get::<Rejection>().map(Rejection::kind),
         Some(RejectionKind::Risk)
     );
     // from another address she is not flagged
-    let res = w
-        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
-        .await;
+    let res = w.transfer_fresh(LINKOPING).await;
     assert!(
         !assessment(&res).has(codes::SINK_INJECTION),
         "{:?}",
@@ -380,10 +375,7 @@ async fn flagging_can_be_turned_off() {
         .send(&call("GET", "/items?sort=name%2C%20id", LINKOPING))
         .await;
     assert_eq!(hit.status(), StatusCode::FORBIDDEN);
-    let now = w.clock.now_secs();
-    let res = w
-        .send(&call("POST", "/transfer", LINKOPING).mfa_at(now))
-        .await;
+    let res = w.transfer_fresh(LINKOPING).await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", assessment(&res));
 }
 
