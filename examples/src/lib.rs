@@ -3,4 +3,5 @@
 
 pub mod bank;
 pub mod demo;
+pub mod metrics;
 pub mod serve;

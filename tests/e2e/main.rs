@@ -7,6 +7,7 @@ mod entry;
 mod fault;
 mod flow;
 mod lockout;
+mod metrics;
 mod proxies;
 mod replicas;
 mod risk;

@@ -134,6 +134,7 @@ fn invalid_token(policy: &PolicyInner, e: TokenError) -> Decision {
 }
 
 fn store_failed(policy: &PolicyInner, level: Sensitivity, e: &StoreError) -> Decision {
+    crate::metrics::store_error("decide");
     match policy.fail_modes[level] {
         FailMode::Open => {
             tracing::warn!(target: "rasp::decision", error = %e, route.sensitivity = level.as_str(), "store failed; failing open");
@@ -290,6 +291,7 @@ async fn judge_subject(
     let decision = decide_with_risk(policy, id, level, &assessment, user_agent, now).await;
     let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
     if let Err(e) = settle(&p.risk, &p.rt.stores, id.subject(), pending, confirm, now).await {
+        crate::metrics::store_error("settle");
         tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
     }
     (decision, Some(assessment))
@@ -457,7 +459,9 @@ pub(crate) async fn assess(
         not_found_of_client,
         sink_hits: flagged?.saturating_add(client_flagged),
     };
-    Ok(score(rules, hist?.unwrap_or_default(), bursts, input, now))
+    let (assessment, pending) = score(rules, hist?.unwrap_or_default(), bursts, input, now);
+    crate::metrics::signals(&assessment);
+    Ok((assessment, pending))
 }
 
 /// Saves the subject's history after a request (its context remembered

@@ -63,6 +63,7 @@
 //! |---|---|---|
 //! | `axum` | yes | `MatchedPath` route matching, [`step_up_routes`], [`check_routes`], the [`Identity`] extractor |
 //! | `geoip` | yes | [`risk::GeoIp`]: location, network operator and anonymity signals from MaxMind databases (`maxminddb`) |
+//! | `metrics` | yes | counters through the `metrics` facade (decisions, verifications, findings, signals, store errors, token cache; see docs/operations.md): nothing is recorded until the application installs a recorder |
 //! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | no | `sink::sqlx`: `sqlx` query builders behind the SQL guard |
 //! | `reqwest` | no | `sink::UrlGuard`: the URL guard as a `reqwest-middleware` middleware |
 //! | `process` | no | `sink::command`: the exec guard for `std::process::Command` |
@@ -82,6 +83,7 @@ pub mod inspect;
 mod join;
 mod layer;
 mod level;
+mod metrics;
 mod outcome;
 mod policy;
 mod respond;

@@ -186,6 +186,7 @@ pub(crate) fn log_outcome(
         Decision::Reject(r) if r.kind == RejectionKind::RateLimited => r,
         _ => return log_decision(decision, level, route, subject, assessment, monitor),
     };
+    crate::metrics::decision(decision, level, route, monitor);
     let route = route.unwrap_or("<unmatched>");
     match p.rt.throttle_log.admit(p.rt.clock.now().as_secs()) {
         Some(quiet) => tracing::warn!(
@@ -224,6 +225,7 @@ pub(crate) fn log_decision(
     assessment: Option<&crate::risk::Assessment>,
     monitor: bool,
 ) {
+    crate::metrics::decision(decision, level, route, monitor);
     let route = route.unwrap_or("<unmatched>");
     let subject = subject.unwrap_or("");
     let (risk_score, risk_codes) =

@@ -13,7 +13,7 @@ const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust
 [--client-ip-header NAME] [--ipv6-prefix BITS] \
 [--header-timeout SECS] [--body-timeout SECS] [--max-connections N] [--log-format json|text] \
 [--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
-[--token-seed HEX64] [--database-url URL] [--data-dir DIR] [--webhook-allow HOST:PORT]...  \
+[--token-seed HEX64] [--metrics-addr ADDR] [--database-url URL] [--data-dir DIR] [--webhook-allow HOST:PORT]...  \
 (env: RASP_REDIS_URL, RASP_TOKEN_SEED, RASP_DATABASE_URL)";
 
 fn parse_seed(hex: &str) -> Result<[u8; 32], String> {
@@ -48,6 +48,7 @@ fn parse_args(
     opts: &mut BankOptions,
     limits: &mut ServeLimits,
     json_logs: &mut bool,
+    metrics_addr: &mut Option<SocketAddr>,
 ) -> Result<u16, String> {
     let mut port = 3000u16;
     if let Ok(url) = std::env::var("RASP_REDIS_URL") {
@@ -129,6 +130,12 @@ fn parse_args(
             "--token-seed" => {
                 opts.token_seed = parse_seed(&args.next().ok_or("--token-seed needs a value")?)?
             }
+            "--metrics-addr" => {
+                let v = args.next().ok_or("--metrics-addr needs HOST:PORT")?;
+                *metrics_addr = Some(v.parse().map_err(|_| {
+                    format!("invalid --metrics-addr {v:?} (an address and port, 127.0.0.1:9100)")
+                })?);
+            }
             "--database-url" => {
                 opts.database_url = Some(args.next().ok_or("--database-url needs a URL")?);
             }
@@ -157,7 +164,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = BankOptions::random()?;
     let mut limits = ServeLimits::default();
     let mut json_logs = false;
-    let port = match parse_args(&mut opts, &mut limits, &mut json_logs) {
+    let mut metrics_addr = None;
+    let port = match parse_args(&mut opts, &mut limits, &mut json_logs, &mut metrics_addr) {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("{msg}");
@@ -181,6 +189,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     rasp_stepup::check_routes(&app, &policy).await?;
+    if let Some(addr) = metrics_addr {
+        let handle = rasp_examples::metrics::recorder()?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        println!("metrics on http://{}/metrics", listener.local_addr()?);
+        tokio::spawn(rasp_examples::metrics::serve_metrics(listener, handle));
+    }
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("bank listening on http://{}", listener.local_addr()?);

@@ -157,6 +157,7 @@ impl SinkWatch {
             "sink injection refused"
         );
         let d = Decision::Reject(r);
+        crate::metrics::decision(&d, self.level, self.template.as_deref(), monitor);
         if monitor {
             attach_monitored(res, d);
         } else {

@@ -157,6 +157,7 @@ impl std::error::Error for VerifyError {}
 
 impl From<StoreError> for VerifyError {
     fn from(e: StoreError) -> Self {
+        crate::metrics::store_error("verify");
         tracing::error!(target: "rasp::verify", error = %e, "store failed during verification");
         Self::Unavailable
     }
@@ -208,6 +209,13 @@ impl StepUpState {
         body: &[u8],
     ) -> Result<Elevation, VerifyError> {
         let result = self.verify_inner(parts, body).await;
+        crate::metrics::verification(
+            match &result {
+                Ok(_) => "elevated",
+                Err(e) => e.as_str(),
+            },
+            self.method_of(body),
+        );
         match &result {
             Ok(e) => {
                 tracing::info!(target: "rasp::verify", outcome = "elevated", acr = %e.acr, "step-up verified")
@@ -217,6 +225,22 @@ impl StepUpState {
             }
         }
         result
+    }
+
+    /// The factor method a verify body names, when the policy has it (a
+    /// bounded label).
+    fn method_of(&self, body: &[u8]) -> Option<&'static str> {
+        #[derive(serde::Deserialize)]
+        struct Named<'a> {
+            #[serde(borrow)]
+            method: Option<std::borrow::Cow<'a, str>>,
+        }
+        let named: Named<'_> = serde_json::from_slice(body).ok()?;
+        let method = named.method?;
+        self.factors
+            .iter()
+            .map(|f| f.method())
+            .find(|m| *m == method)
     }
 
     async fn verify_inner(

@@ -331,7 +331,9 @@ impl Tokens {
     ///
     /// Revocation and device binding are the caller's next steps.
     pub(crate) fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, TokenError> {
-        let identity = match self.cache.get(token, now) {
+        let cached = self.cache.get(token, now);
+        crate::metrics::token_cache(cached.is_some());
+        let identity = match cached {
             Some(hit) => hit,
             None => {
                 let identity = self.decode(token)?;
