@@ -7,8 +7,138 @@ use serde_json::json;
 
 use crate::decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 use crate::level::Sensitivity;
+use crate::policy::LogAddresses;
 
 use crate::outcome::{Outcome, PROBLEM_JSON, retry_after_secs};
+
+/// The header a request id is read from and echoed in (as tower-http's
+/// request-id layers name it).
+pub(crate) const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+/// What a decision event says of the request around it: its method, the
+/// client's address (as the policy logs addresses), and its request id
+/// (the client's `X-Request-Id` when it sent a usable one, else a new one;
+/// echoed in the layer's own answers). Built only when an event is logged.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestTag {
+    pub(crate) method: http::Method,
+    client: Option<std::net::IpAddr>,
+    id: HeaderValue,
+}
+
+impl RequestTag {
+    /// The tag of `req` under policy `p`.
+    pub(crate) fn of<B>(p: &crate::policy::PolicyInner, req: &http::Request<B>) -> Self {
+        let client = crate::risk::client_ip(
+            crate::risk::peer_of(req.extensions()),
+            req.headers(),
+            &p.risk.trusted_proxies,
+            &p.risk.client_header,
+        );
+        Self::new(req.method().clone(), client, req.headers())
+    }
+
+    pub(crate) fn new(
+        method: http::Method,
+        client: Option<std::net::IpAddr>,
+        headers: &http::HeaderMap,
+    ) -> Self {
+        Self::with_id(method, client, given_request_id(headers))
+    }
+
+    /// The tag with the client's request id, when it sent one.
+    pub(crate) fn with_id(
+        method: http::Method,
+        client: Option<std::net::IpAddr>,
+        given: Option<HeaderValue>,
+    ) -> Self {
+        Self {
+            method,
+            client,
+            id: given.unwrap_or_else(new_request_id),
+        }
+    }
+
+    /// Echoes the request id in a response of the layer's own.
+    pub(crate) fn echo<B>(&self, res: &mut Response<B>) {
+        res.headers_mut()
+            .entry(REQUEST_ID)
+            .or_insert_with(|| self.id.clone());
+    }
+
+    pub(crate) fn id(&self) -> &str {
+        self.id.to_str().unwrap_or("")
+    }
+
+    pub(crate) fn client(&self, how: LogAddresses) -> String {
+        use std::net::IpAddr;
+        match (how, self.client) {
+            (LogAddresses::Omitted, _) | (_, None) => String::new(),
+            (LogAddresses::Full, Some(ip)) => ip.to_string(),
+            (LogAddresses::Truncated, Some(IpAddr::V4(v4))) => {
+                let [a, b, c, _] = v4.octets();
+                format!("{a}.{b}.{c}.0/24")
+            }
+            (LogAddresses::Truncated, Some(IpAddr::V6(v6))) => {
+                let net = u128::from(v6) & (u128::MAX << 80);
+                format!("{}/48", std::net::Ipv6Addr::from(net))
+            }
+        }
+    }
+}
+
+/// The client's `X-Request-Id`, when it is 1–128 visible ASCII characters.
+pub(crate) fn given_request_id(headers: &http::HeaderMap) -> Option<HeaderValue> {
+    headers
+        .get(&REQUEST_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            (1..=128).contains(&b.len()) && b.iter().all(|c| c.is_ascii_graphic())
+        })
+        .cloned()
+}
+
+/// A request id unique across processes: a random prefix drawn once per
+/// process, and a counter.
+fn new_request_id() -> HeaderValue {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| {
+        let mut b = [0u8; 8];
+        // without randomness the counter alone still tells this process's
+        // requests apart
+        let _ = getrandom::fill(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    HeaderValue::try_from(format!("{prefix:016x}-{n:x}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// The attack classes of an injection's rules, once each, comma-separated.
+fn finding_classes(rules: &[&'static str]) -> String {
+    let mut classes: Vec<&'static str> = rules
+        .iter()
+        .filter_map(|id| {
+            if let Some(sink) = id.strip_prefix("sink-") {
+                return Some(match sink {
+                    "sql" => "sqli",
+                    "path" => "traversal",
+                    "url" => "ssrf",
+                    _ => "cmdi",
+                });
+            }
+            rasp_detect::rules()
+                .find(|r| r.id() == *id)
+                .map(|r| r.class().as_str())
+        })
+        .collect();
+    classes.sort_unstable();
+    classes.dedup();
+    classes.join(",")
+}
 
 /// Quotes a value for an auth-param (RFC 9110 §5.6.4 quoted-string).
 fn quoted(s: &str) -> String {
@@ -171,20 +301,28 @@ fn reject<B: From<Bytes>>(r: &Rejection) -> Response<B> {
     res
 }
 
+/// Where a decision was taken: the route's level and template, and the
+/// request's tag.
+pub(crate) struct At<'a> {
+    pub(crate) level: Sensitivity,
+    pub(crate) route: Option<&'a str>,
+    pub(crate) tag: &'a RequestTag,
+}
+
 /// [`log_decision`], with throttled requests summarized by the policy's
 /// [`ThrottleLog`](crate::policy::ThrottleLog).
 pub(crate) fn log_outcome(
     p: &crate::policy::PolicyInner,
     decision: &Decision,
-    level: Sensitivity,
-    route: Option<&str>,
+    at: &At<'_>,
     subject: Option<&str>,
     assessment: Option<&crate::risk::Assessment>,
     monitor: bool,
 ) {
+    let (level, route) = (at.level, at.route);
     let r = match decision {
         Decision::Reject(r) if r.kind == RejectionKind::RateLimited => r,
-        _ => return log_decision(decision, level, route, subject, assessment, monitor),
+        _ => return log_decision(p, decision, at, subject, assessment, monitor),
     };
     crate::metrics::decision(decision, level, route, monitor);
     let route = route.unwrap_or("<unmatched>");
@@ -195,6 +333,9 @@ pub(crate) fn log_outcome(
             monitor,
             route.template = route,
             route.sensitivity = level.as_str(),
+            request.method = %at.tag.method,
+            request.id = at.tag.id(),
+            client.address = %at.tag.client(p.log_addresses),
             subject = subject.unwrap_or(""),
             incident = %r.incident,
             status = r.kind.status().as_u16(),
@@ -207,6 +348,9 @@ pub(crate) fn log_outcome(
             monitor,
             route.template = route,
             route.sensitivity = level.as_str(),
+            request.method = %at.tag.method,
+            request.id = at.tag.id(),
+            client.address = %at.tag.client(p.log_addresses),
             subject = subject.unwrap_or(""),
             incident = %r.incident,
             status = r.kind.status().as_u16(),
@@ -218,14 +362,16 @@ pub(crate) fn log_outcome(
 /// Logs one decision: one `tracing` event per non-allow decision, target
 /// `rasp::decision`, structured fields only (never tokens, codes or bodies).
 pub(crate) fn log_decision(
+    p: &crate::policy::PolicyInner,
     decision: &Decision,
-    level: Sensitivity,
-    route: Option<&str>,
+    at: &At<'_>,
     subject: Option<&str>,
     assessment: Option<&crate::risk::Assessment>,
     monitor: bool,
 ) {
+    let (level, route) = (at.level, at.route);
     crate::metrics::decision(decision, level, route, monitor);
+    let client = at.tag.client(p.log_addresses);
     let route = route.unwrap_or("<unmatched>");
     let subject = subject.unwrap_or("");
     let (risk_score, risk_codes) =
@@ -238,6 +384,9 @@ pub(crate) fn log_decision(
             monitor,
             route.template = route,
             route.sensitivity = level.as_str(),
+            request.method = %at.tag.method,
+            request.id = at.tag.id(),
+            client.address = %client,
             subject,
             challenge.acr_values = %c.acr_values.join(" "),
             challenge.max_age = c.max_age,
@@ -251,10 +400,14 @@ pub(crate) fn log_decision(
             monitor,
             route.template = route,
             route.sensitivity = level.as_str(),
+            request.method = %at.tag.method,
+            request.id = at.tag.id(),
+            client.address = %client,
             subject,
             incident = %r.incident,
             status = r.kind.status().as_u16(),
             rules = %r.rules.join(","),
+            finding.classes = %finding_classes(&r.rules),
             risk.score = risk_score,
             risk.codes = %risk_codes,
             "request rejected"

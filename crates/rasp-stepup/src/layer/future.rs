@@ -18,7 +18,7 @@ use crate::evaluate::{Evaluation, Input, StepUpContext, budget_decision, injecti
 use crate::inspect::{BodyPlan, RequestFindings, decode, inspect_body, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::{Mode, Policy};
-use crate::respond::{attach_monitored, log_decision, log_outcome, respond};
+use crate::respond::{At, RequestTag, attach_monitored, log_decision, log_outcome, respond};
 use crate::risk::Assessment;
 use crate::store::CounterKey;
 
@@ -69,6 +69,9 @@ pub(crate) struct SinkWatch {
     /// Who a hit flags: the subject when known, else the client address.
     pub(crate) subject: Option<String>,
     pub(crate) client_ip: Option<IpAddr>,
+    /// What the event says of the request (its tag is made at a hit only).
+    pub(crate) method: http::Method,
+    pub(crate) request_id: Option<HeaderValue>,
 }
 
 impl SinkWatch {
@@ -80,6 +83,7 @@ impl SinkWatch {
         level: Sensitivity,
         template: Option<String>,
         (subject, client_ip): (Option<String>, Option<IpAddr>),
+        head: (&http::Method, &http::HeaderMap),
     ) -> Option<Self> {
         let monitor = policy.inner.mode == Mode::Monitor;
         inputs.map(|inputs| Self {
@@ -89,6 +93,8 @@ impl SinkWatch {
             template,
             subject,
             client_ip,
+            method: head.0.clone(),
+            request_id: crate::respond::given_request_id(head.1),
         })
     }
 
@@ -142,12 +148,18 @@ impl SinkWatch {
             crate::sink::Sink::Shell => "sink-shell",
             _ => "sink-exec",
         }];
+        let tag = RequestTag::with_id(self.method.clone(), self.client_ip, self.request_id.clone());
         tracing::warn!(
             target: "rasp::decision",
             decision = "injection",
             monitor,
             route.template = self.template.as_deref().unwrap_or("<unmatched>"),
             route.sensitivity = self.level.as_str(),
+            request.method = %tag.method,
+            request.id = tag.id(),
+            client.address = %tag.client(p.log_addresses),
+            subject = self.subject.as_deref().unwrap_or(""),
+            finding.classes = sink_class(hit.sink),
             incident = %r.incident_id(),
             status = 403u16,
             rules = r.rules[0],
@@ -162,8 +174,19 @@ impl SinkWatch {
             attach_monitored(res, d);
         } else {
             *res = respond(d);
+            tag.echo(res);
         }
         self.flag()
+    }
+}
+
+/// The attack class a sink's injection is.
+fn sink_class(sink: crate::sink::Sink) -> &'static str {
+    match sink {
+        crate::sink::Sink::Sql => "sqli",
+        crate::sink::Sink::Path => "traversal",
+        crate::sink::Sink::Url => "ssrf",
+        _ => "cmdi",
     }
 }
 
@@ -532,12 +555,22 @@ where
     R: From<Bytes>,
 {
     let monitor = policy.inner.mode == Mode::Monitor;
+    let tag = verdict
+        .as_ref()
+        .map(|_| RequestTag::of(&policy.inner, &req));
     let early = settle_early(verdict, monitor, |d, m| {
-        let route = super::matched_path(&req);
-        log_outcome(&policy.inner, d, level, route, None, None, m);
+        if let Some(tag) = &tag {
+            let route = super::matched_path(&req);
+            log_outcome(&policy.inner, d, &At { level, route, tag }, None, None, m);
+        }
     });
     match early {
-        Early::Answer(res) => Kind::Respond { res: Some(res) },
+        Early::Answer(mut res) => {
+            if let Some(tag) = &tag {
+                tag.echo(&mut res);
+            }
+            Kind::Respond { res: Some(res) }
+        }
         Early::GoOn(carried) => resume(policy, &mut inner, req, Some(carried)).kind,
     }
 }
@@ -611,11 +644,24 @@ where
                 })
         }
     };
+    let tag = stop.as_ref().map(|_| RequestTag::of(p, &req));
     let early = settle_early(stop, p.mode == Mode::Monitor, |d, m| {
-        log_decision(d, meta.level, meta.template.as_deref(), None, None, m);
+        if let Some(tag) = &tag {
+            let at = At {
+                level: meta.level,
+                route: meta.template.as_deref(),
+                tag,
+            };
+            log_decision(p, d, &at, None, None, m);
+        }
     });
     match early {
-        Early::Answer(res) => Kind::Respond { res: Some(res) },
+        Early::Answer(mut res) => {
+            if let Some(tag) = &tag {
+                tag.echo(&mut res);
+            }
+            Kind::Respond { res: Some(res) }
+        }
         Early::GoOn(carried) => {
             meta.pre = meta.pre.take().or(carried);
             Kind::Deciding {
@@ -646,15 +692,23 @@ where
         assessment,
     } = evaluation;
     let monitor = meta.policy.mode() == Mode::Monitor;
-    log_outcome(
-        &meta.policy.inner,
-        &decision,
-        meta.level,
-        meta.template.as_deref(),
-        identity.as_ref().map(|i| i.subject()),
-        assessment.as_ref(),
-        monitor,
-    );
+    let tag = (decision != Decision::Allow)
+        .then(|| RequestTag::new(req.method().clone(), meta.client_ip, req.headers()));
+    if let Some(tag) = &tag {
+        let at = At {
+            level: meta.level,
+            route: meta.template.as_deref(),
+            tag,
+        };
+        log_outcome(
+            &meta.policy.inner,
+            &decision,
+            &at,
+            identity.as_ref().map(|i| i.subject()),
+            assessment.as_ref(),
+            monitor,
+        );
+    }
     let mut finish = Finish {
         policy: meta.policy.clone(),
         set_cookie: meta.set_cookie,
@@ -666,6 +720,9 @@ where
     };
     if decision != Decision::Allow && !monitor {
         let mut res = respond(decision);
+        if let Some(tag) = &tag {
+            tag.echo(&mut res);
+        }
         finish.decorate(&mut res);
         return Kind::Respond { res: Some(res) };
     }
@@ -678,6 +735,7 @@ where
             identity.as_ref().map(|i| i.subject().to_owned()),
             meta.client_ip,
         ),
+        (req.method(), req.headers()),
     );
     let ctx = StepUpContext {
         policy: meta.policy,

@@ -42,7 +42,7 @@ use crate::extract::{bearer_token, risk_input};
 use crate::inspect::{BodyPlan, BodyRefusal, RequestFindings, body_plan, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::Policy;
-use crate::respond::{log_decision, respond};
+use crate::respond::{At, RequestTag, log_decision, respond};
 
 /// The layer: extract, decide, respond. Wrap a router, a route or any
 /// `tower::Service`.
@@ -226,8 +226,16 @@ where
         match address_stage(policy, &req, level, entry) {
             None => {}
             Some(Address::Deny(d)) => {
-                log_decision(&d, level, template, None, None, false);
-                return ResponseFuture::respond(respond(d));
+                let tag = RequestTag::of(p, &req);
+                let at = At {
+                    level,
+                    route: template,
+                    tag: &tag,
+                };
+                log_decision(p, &d, &at, None, None, false);
+                let mut res = respond(d);
+                tag.echo(&mut res);
+                return ResponseFuture::respond(res);
             }
             Some(Address::Throttle(check)) => {
                 let (inner, resume) = (take_ready(service), start::<S, ReqBody, ResBody>);
@@ -252,10 +260,23 @@ where
         Err(refusal) => (None, Some(evaluate::refuse_body(p, refusal))),
     };
     let found = found.or(refused);
+    let tag = found.as_ref().map(|_| RequestTag::of(p, &req));
     let pre = match future::settle_early(found, monitor, |d, m| {
-        log_decision(d, level, template, None, None, m);
+        if let Some(tag) = &tag {
+            let at = At {
+                level,
+                route: template,
+                tag,
+            };
+            log_decision(p, d, &at, None, None, m);
+        }
     }) {
-        future::Early::Answer(res) => return ResponseFuture::respond(res),
+        future::Early::Answer(mut res) => {
+            if let Some(tag) = &tag {
+                tag.echo(&mut res);
+            }
+            return ResponseFuture::respond(res);
+        }
         // in monitor mode the head's decision is carried, else the quota's
         future::Early::GoOn(carried) => carried.or(quota.flatten()),
     };
@@ -287,6 +308,7 @@ where
             level,
             template.map(str::to_owned),
             (None, client_ip),
+            (req.method(), req.headers()),
         );
         attach(&mut req, ctx);
         return ResponseFuture::inner_monitored(service.call(req), pre, sink_watch);
@@ -540,7 +562,8 @@ where
                 RejectionKind::Misconfigured,
                 "misconfigured".into(),
             ));
-            log_decision(&decision, self.level, None, None, None, false);
+            // no policy to log under: the error above is the event
+            crate::metrics::decision(&decision, self.level, None, false);
             return ResponseFuture::respond(respond(decision));
         };
         if self.level <= ctx.level {

@@ -12,6 +12,7 @@ use crate::token::TokenSection;
 #[serde(deny_unknown_fields)]
 pub(super) struct PolicyFile {
     mode: Option<Mode>,
+    log_addresses: Option<super::LogAddresses>,
     default_sensitivity: Option<Sensitivity>,
     #[serde(default)]
     routes: Vec<RouteEntry>,
@@ -100,6 +101,9 @@ fn secs(s: u64) -> Duration {
 
 impl PolicyFile {
     pub(super) fn apply(self, mut b: PolicyBuilder) -> Result<PolicyBuilder, ConfigError> {
+        if let Some(how) = self.log_addresses {
+            b = b.log_addresses(how);
+        }
         if let Some(m) = self.mode {
             b.mode = m;
         }

@@ -146,6 +146,20 @@ fn default_requirements() -> PerLevel<Requirement> {
     ])
 }
 
+/// How decision events write the client's address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LogAddresses {
+    /// The whole address (the default).
+    #[default]
+    Full,
+    /// IPv4 to its /24, IPv6 to its /48: the network, not the host.
+    Truncated,
+    /// No address.
+    Omitted,
+}
+
 /// Whether decisions are enforced or only reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -200,6 +214,8 @@ pub struct Policy {
 
 pub(crate) struct PolicyInner {
     pub(crate) mode: Mode,
+    /// How decision events write client addresses.
+    pub(crate) log_addresses: LogAddresses,
     pub(crate) default_sensitivity: Sensitivity,
     pub(crate) requirements: PerLevel<Requirement>,
     pub(crate) fail_modes: PerLevel<FailMode>,
@@ -421,6 +437,7 @@ pub struct PolicyBuilder {
     routes: Vec<(String, String, Sensitivity)>,
     login_routes: Vec<(String, String)>,
     mode: Mode,
+    log_addresses: LogAddresses,
     default_sensitivity: Sensitivity,
     requirements: PerLevel<Requirement>,
     fail_modes: PerLevel<FailMode>,
@@ -441,6 +458,7 @@ impl Default for PolicyBuilder {
             routes: Vec::new(),
             login_routes: Vec::new(),
             mode: Mode::Enforce,
+            log_addresses: LogAddresses::Full,
             default_sensitivity: Sensitivity::Authenticated,
             requirements: default_requirements(),
             fail_modes: PerLevel::new([
@@ -520,6 +538,14 @@ impl PolicyBuilder {
     /// Enforce (default) or monitor.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// How decision events write the client's address (default: whole).
+    /// Events also carry the request's method and id (`X-Request-Id`, or
+    /// one the layer makes and echoes in its own answers).
+    pub fn log_addresses(mut self, how: LogAddresses) -> Self {
+        self.log_addresses = how;
         self
     }
 
@@ -680,6 +706,7 @@ impl PolicyBuilder {
         Ok(Policy {
             inner: Arc::new(PolicyInner {
                 mode: self.mode,
+                log_addresses: self.log_addresses,
                 default_sensitivity: self.default_sensitivity,
                 requirements: self.requirements,
                 fail_modes: self.fail_modes,

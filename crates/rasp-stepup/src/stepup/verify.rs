@@ -208,21 +208,42 @@ impl StepUpState {
         parts: &http::request::Parts,
         body: &[u8],
     ) -> Result<Elevation, VerifyError> {
-        let result = self.verify_inner(parts, body).await;
-        crate::metrics::verification(
-            match &result {
-                Ok(_) => "elevated",
-                Err(e) => e.as_str(),
-            },
-            self.method_of(body),
-        );
+        let mut subject = None;
+        let result = self.verify_inner(parts, body, &mut subject).await;
+        let method = self.method_of(body);
+        let outcome = match &result {
+            Ok(_) => "elevated",
+            Err(e) => e.as_str(),
+        };
+        crate::metrics::verification(outcome, method);
+        let p = &*self.policy.inner;
+        let input = risk_input(p, &parts.headers, &parts.extensions, false);
+        let tag = crate::respond::RequestTag::new(parts.method.clone(), input.ip, &parts.headers);
+        let subject = subject.unwrap_or_default();
+        let challenge = challenge_id_of(body).unwrap_or_default();
         match &result {
-            Ok(e) => {
-                tracing::info!(target: "rasp::verify", outcome = "elevated", acr = %e.acr, "step-up verified")
-            }
-            Err(e) => {
-                tracing::warn!(target: "rasp::verify", outcome = e.as_str(), status = e.status().as_u16(), "step-up verification failed")
-            }
+            Ok(e) => tracing::info!(
+                target: "rasp::verify",
+                outcome,
+                subject,
+                challenge.id = %challenge,
+                method = method.unwrap_or(""),
+                acr = %e.acr,
+                request.id = tag.id(),
+                client.address = %tag.client(p.log_addresses),
+                "step-up verified"
+            ),
+            Err(e) => tracing::warn!(
+                target: "rasp::verify",
+                outcome,
+                status = e.status().as_u16(),
+                subject,
+                challenge.id = %challenge,
+                method = method.unwrap_or(""),
+                request.id = tag.id(),
+                client.address = %tag.client(p.log_addresses),
+                "step-up verification failed"
+            ),
         }
         result
     }
@@ -243,10 +264,13 @@ impl StepUpState {
             .find(|m| *m == method)
     }
 
+    /// The flow; `subject` is set once the base token is verified (the
+    /// event names it, for failures after that point too).
     async fn verify_inner(
         &self,
         parts: &http::request::Parts,
         body: &[u8],
+        subject: &mut Option<String>,
     ) -> Result<Elevation, VerifyError> {
         let p = &*self.policy.inner;
         let now = p.rt.clock.now();
@@ -260,6 +284,7 @@ impl StepUpState {
                 .await?
                 .map_err(VerifyError::InvalidToken)?
                 .ok_or(VerifyError::InvalidToken(TokenError::Malformed))?;
+        *subject = Some(identity.subject().to_owned());
         let req = parse_body(body)?;
         let factor = self
             .factor(&req.method)
@@ -295,6 +320,22 @@ impl StepUpState {
             .await?;
         Ok(elevation)
     }
+}
+
+/// The challenge id a verify body names, when it is one of the ids the
+/// layer makes (22 base64url characters): never an arbitrary string in a
+/// log line.
+fn challenge_id_of(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        challenge_id: Option<String>,
+    }
+    let id = serde_json::from_slice::<Named>(body).ok()?.challenge_id?;
+    (id.len() == 22
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(id)
 }
 
 /// The verify request's JSON body, within its size limit.
