@@ -11,7 +11,7 @@ const LINKOPING: &str = "89.160.20.112";
 const TOR_EXIT: &str = "1.124.213.1";
 
 async fn bank_behind_local_proxy(header: ClientAddressHeader) -> Bank {
-    let dir = format!("{}/../../shared/geoip", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/../testdata/geoip", env!("CARGO_MANIFEST_DIR"));
     let mut opts = BankOptions::with_seed(SEED);
     opts.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     opts.client_address_header = header;

@@ -11,7 +11,7 @@ const CHANGCHUN: &str = "175.16.199.1";
 const TOR_EXIT: &str = "1.124.213.1";
 
 async fn demo_bank() -> Bank {
-    let dir = format!("{}/../../shared/geoip", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/../testdata/geoip", env!("CARGO_MANIFEST_DIR"));
     let mut opts = BankOptions::with_seed(SEED);
     opts.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     opts.geoip_city = Some(format!("{dir}/GeoLite2-City-Test.mmdb").into());

@@ -1,25 +1,28 @@
-//! Detection and false-positive rates on `../shared/corpus`, through the
-//! real layer, against the targets. Where a target is not reached yet, the
-//! floor is the measured value, so any regression fails (see
-//! docs/detection.md for the gaps).
+//! Detection and false-positive rates through the real layer, against the
+//! targets. Where a target is not reached yet, the floor is the measured
+//! value, so any regression fails (see docs/detection.md for the gaps).
+//!
+//! Two sets: the sample committed in `testdata/corpus-sample` (runs on
+//! every clone), and the full corpus in `../shared/corpus` beside the
+//! repository. Without the full corpus its test says so and passes, unless
+//! `RASP_REQUIRE_SHARED=1` (set by `.ci/run`) makes it required.
 
 use std::fs::File;
 use std::io::BufReader;
+use std::path::{Path, PathBuf};
 
-fn corpus(name: &str) -> BufReader<File> {
-    let path = format!(
-        "{}/../../../shared/corpus/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    BufReader::new(
-        File::open(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e} (the corpus must be beside the repository)")),
-    )
+fn open(path: &Path) -> BufReader<File> {
+    BufReader::new(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 /// (class, target detection %, floor %): the floor is the target where it
 /// is reached, else the measured value.
-const DETECTION: &[(&str, f64, f64)] = &[
+type Detection = &'static [(&'static str, f64, f64)];
+/// (subset, maximum false-positive %).
+type FalsePositives = &'static [(&'static str, f64)];
+
+/// The full corpus.
+const DETECTION: Detection = &[
     ("sqli", 99.0, 97.0),
     ("xss", 99.0, 97.4),
     ("traversal", 97.0, 97.0),
@@ -34,8 +37,8 @@ const DETECTION: &[(&str, f64, f64)] = &[
     ("shellshock", 95.0, 95.0),
 ];
 
-/// (subset, maximum false-positive %): all targets are met.
-const FALSE_POSITIVES: &[(&str, f64)] = &[
+/// The full corpus: all targets are met.
+const FALSE_POSITIVES: FalsePositives = &[
     ("traffic", 0.1),
     ("form-values", 0.1),
     ("text", 0.5),
@@ -43,21 +46,45 @@ const FALSE_POSITIVES: &[(&str, f64)] = &[
     ("fp-regression", 5.0),
 ];
 
-#[test]
-fn detection_and_false_positives_hold_their_floors() {
+/// The sample, measured 2026-12-03 (its own floors: a few hundred records
+/// per class move a rate by a third of a point per record).
+const SAMPLE_DETECTION: Detection = &[
+    ("sqli", 99.0, 97.0),
+    ("xss", 99.0, 97.2),
+    ("traversal", 97.0, 96.8),
+    ("cmdi", 97.0, 90.6),
+    ("ssrf", 95.0, 95.0),
+    ("ssti", 95.0, 95.0),
+    ("xxe", 95.0, 95.0),
+    ("nosqli", 95.0, 95.0),
+    ("ldapi", 95.0, 95.0),
+    ("crlf", 95.0, 95.0),
+    ("jndi", 95.0, 95.0),
+    ("shellshock", 95.0, 95.0),
+];
+
+/// The sample (it has no `traffic` subset).
+const SAMPLE_FALSE_POSITIVES: FalsePositives = &[
+    ("form-values", 0.1),
+    ("text", 0.5),
+    ("tricky", 0.5),
+    ("fp-regression", 5.0),
+];
+
+fn holds(dir: &Path, detection: Detection, false_positives: FalsePositives) {
     let policy = rasp_cli::default_policy(None).expect("policy");
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
     let report = rt.block_on(rasp_cli::evaluate(
         &policy,
-        corpus("attacks.jsonl"),
-        corpus("benign.jsonl"),
+        open(&dir.join("attacks.jsonl")),
+        open(&dir.join("benign.jsonl")),
     ));
     println!("{}", report.to_table());
     assert_eq!(report.malformed, 0);
     let mut failures = Vec::new();
-    for (class, target, floor) in DETECTION {
+    for (class, target, floor) in detection {
         let c = report.by_class.get(*class).copied().unwrap_or_default();
         let rate = 100.0 * c.rate();
         assert!(c.total > 0, "no {class} records");
@@ -67,7 +94,7 @@ fn detection_and_false_positives_hold_their_floors() {
             ));
         }
     }
-    for (subset, max) in FALSE_POSITIVES {
+    for (subset, max) in false_positives {
         let c = report.by_subset.get(*subset).copied().unwrap_or_default();
         let rate = 100.0 * c.rate();
         assert!(c.total > 0, "no {subset} records");
@@ -78,4 +105,30 @@ fn detection_and_false_positives_hold_their_floors() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_committed_sample_holds_its_floors() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/corpus-sample");
+    holds(&dir, SAMPLE_DETECTION, SAMPLE_FALSE_POSITIVES);
+}
+
+#[test]
+fn the_full_corpus_holds_its_floors() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    if !dir.join("attacks.jsonl").exists() {
+        let required = std::env::var("RASP_REQUIRE_SHARED").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "{} is missing and RASP_REQUIRE_SHARED=1 requires it",
+            dir.display()
+        );
+        println!(
+            "skipped: the full corpus is not at {} (the committed sample ran instead; \
+             RASP_REQUIRE_SHARED=1 makes it required)",
+            dir.display()
+        );
+        return;
+    }
+    holds(&dir, DETECTION, FALSE_POSITIVES);
 }

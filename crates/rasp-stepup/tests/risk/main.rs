@@ -1,6 +1,6 @@
 //! Adaptive risk through the layer: client addresses behind proxies, rate
 //! limits, impossible travel, anonymous networks, new devices, bursts.
-//! Location data: MaxMind's test databases in `../shared/geoip`.
+//! Location data: MaxMind's test databases in `testdata/geoip`.
 
 #![allow(missing_docs)]
 
@@ -33,7 +33,7 @@ const WINDOWS_CHROME: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
 
 fn geoip_dir() -> String {
-    format!("{}/../../../shared/geoip", env!("CARGO_MANIFEST_DIR"))
+    format!("{}/../../testdata/geoip", env!("CARGO_MANIFEST_DIR"))
 }
 
 fn geoip() -> GeoIp {
