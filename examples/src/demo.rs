@@ -391,8 +391,18 @@ fn default_data_dir() -> std::io::Result<PathBuf> {
         .join(format!("rasp-bank-{}", std::process::id()))
         .join("exports");
     std::fs::create_dir_all(&dir)?;
-    for (name, content) in FILES {
-        std::fs::write(dir.join(name), content)?;
+    for (i, (name, content)) in FILES.iter().enumerate() {
+        let path = dir.join(name);
+        if std::fs::read(&path).is_ok_and(|have| have == content.as_bytes()) {
+            continue;
+        }
+        // written aside and renamed: a reader (another bank of this
+        // process) never sees a half-written file
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let aside = dir.join(format!(".{name}.{}.{i}.{n}", std::process::id()));
+        std::fs::write(&aside, content)?;
+        std::fs::rename(&aside, &path)?;
     }
     Ok(dir)
 }

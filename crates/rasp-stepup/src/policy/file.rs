@@ -27,6 +27,8 @@ pub(super) struct PolicyFile {
     #[serde(default)]
     inspection: InspectionSection,
     #[serde(default)]
+    risk: super::risk_file::RiskSection,
+    #[serde(default)]
     exclusions: Vec<crate::inspect::Exclusion>,
 }
 
@@ -121,6 +123,7 @@ impl PolicyFile {
         }
         self.step_up.apply(&mut b.step_up);
         self.inspection.apply(&mut b.inspection)?;
+        self.risk.apply(&mut b.risk)?;
         b.inspection.exclusions.extend(self.exclusions);
         let t = self.tokens;
         let f = &mut b.file_tokens;

@@ -19,6 +19,7 @@
 //! ```
 
 pub(crate) mod file;
+mod risk_file;
 mod routes;
 
 use std::fmt;

@@ -264,3 +264,108 @@ fn a_misspelt_signal_code_is_a_configuration_error() {
         Ok(())
     );
 }
+
+#[tokio::test]
+async fn the_risk_section_of_a_policy_file_sets_risk_rules() {
+    use tower::{Layer, ServiceExt};
+    let toml = r#"
+[risk]
+weights = { new_device = 0, sink_injection = 80 }
+denied_networks = ["198.51.100.0/24"]
+ipv6_prefix = 56
+max_speed_kmh = 1000
+learning_sightings = 5
+auth_failure_burst = { count = 20, window = 600 }
+multi_ip_burst = { networks = 6, window = 300 }
+not_found_burst = { count = 50, window = 60 }
+baseline = { factor = 8, floor_per_minute = 40 }
+device_cookie = "bank_device"
+[risk.quotas]
+entry = "off"
+[risk.quotas.client]
+public = { limit = 2, window = 60 }
+[risk.quotas.subject]
+high = "off"
+"#;
+    let clock = MockClock::new(Timestamp::from_secs(START));
+    let policy = builder(&clock).toml(toml).unwrap().build().unwrap();
+    let (inner, _) = counting_echo();
+    let svc = RaspStepUp::new(policy.clone()).layer(inner);
+    let send = |peer: &str, path: &str| {
+        let mut r = req("GET", path, None);
+        r.extensions_mut().insert(rasp_stepup::PeerAddr(
+            format!("{peer}:4000").parse().unwrap(),
+        ));
+        svc.clone().oneshot(r)
+    };
+    // the public quota: two a minute per address
+    for _ in 0..2 {
+        assert_eq!(send("203.0.113.9", "/search").await.unwrap().status(), 200);
+    }
+    let res = send("203.0.113.9", "/search").await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert_eq!(res.headers()["ratelimit-policy"], "\"client\";q=2;w=60");
+    // a denied network gets 403 where an identity is needed
+    let res = send("198.51.100.7", "/account").await.unwrap();
+    assert_eq!(res.status(), 403);
+
+    // errors name the setting and the allowed range
+    for (doc, setting, part) in [
+        (
+            "[risk]\nweights = { nope = 5 }",
+            "risk.weights",
+            "names no signal",
+        ),
+        (
+            "[risk]\nweights = { new_device = 500 }",
+            "risk.weights",
+            "between -100 and 100",
+        ),
+        (
+            "[risk]\ntrusted_proxies = [\"10.0.0.0/33\"]",
+            "risk.trusted_proxies",
+            "not an address",
+        ),
+        (
+            "[risk]\nipv6_prefix = 129",
+            "risk.ipv6_prefix",
+            "between 0 and 128",
+        ),
+        (
+            "[risk]\nmax_speed_kmh = 0",
+            "risk.max_speed_kmh",
+            "between 1",
+        ),
+        (
+            "[risk]\nauth_failure_burst = { count = 0, window = 60 }",
+            "risk.auth_failure_burst",
+            "between 1",
+        ),
+        (
+            "[risk.quotas.client]\npublic = \"none\"",
+            "risk.quotas.client",
+            "\"off\"",
+        ),
+        (
+            "[risk.quotas.client]\npublic = { limit = 5, window = 0 }",
+            "risk.quotas.client",
+            "between 1 and 86,400",
+        ),
+        (
+            "[risk]\ndevice_cookie = \"a b\"",
+            "risk.device_cookie",
+            "letters",
+        ),
+    ] {
+        match builder(&clock).toml(doc) {
+            Err(ConfigError::Invalid { setting: s, reason }) => {
+                assert_eq!(s, setting, "{doc}");
+                assert!(reason.contains(part), "{doc}: {reason}");
+            }
+            other => panic!("{doc}: {other:?}"),
+        }
+    }
+    // unknown keys are refused
+    assert!(builder(&clock).toml("[risk]\nweight = 3").is_err());
+    assert!(builder(&clock).toml("[risk.quotas]\nclients = {}").is_err());
+}
