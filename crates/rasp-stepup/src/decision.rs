@@ -213,3 +213,44 @@ impl fmt::Display for RejectionKind {
         f.write_str(self.as_str())
     }
 }
+
+/// Renders the layer's own answers (challenges, rejections, throttles) in
+/// the application's format: its own JSON error shape, an HTML page for
+/// browsers. The layer keeps what the protocols need whatever the hook
+/// returns: the status, `WWW-Authenticate` (RFC 6750, RFC 9470),
+/// `Retry-After`, `RateLimit` and `RateLimit-Policy`, `Cache-Control:
+/// no-store`, `X-Request-Id`, and the response extensions (`Challenge`,
+/// `Rejection`, `Decision`); it takes the body and every other header from
+/// the hook.
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Response, header};
+/// use rasp_stepup::{Decision, Responder};
+///
+/// struct OwnErrors;
+///
+/// impl Responder for OwnErrors {
+///     fn respond(&self, decision: &Decision, default: Response<Bytes>) -> Response<Bytes> {
+///         let code = match decision {
+///             Decision::StepUp(c) => format!("step_up:{}", c.id),
+///             Decision::Reject(r) => r.kind().as_str().to_owned(),
+///             _ => return default,
+///         };
+///         let mut res = Response::new(Bytes::from(format!(r#"{{"error":"{code}"}}"#)));
+///         res.headers_mut()
+///             .insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+///         res
+///     }
+/// }
+/// # let _ = rasp_stepup::Policy::builder().responder(OwnErrors);
+/// ```
+pub trait Responder: Send + Sync + 'static {
+    /// The answer to send for `decision`; `default` is the layer's
+    /// problem+json answer.
+    fn respond(
+        &self,
+        decision: &Decision,
+        default: http::Response<bytes::Bytes>,
+    ) -> http::Response<bytes::Bytes>;
+}

@@ -109,7 +109,7 @@ pub use layer::{
 pub use level::Sensitivity;
 pub use outcome::{PROBLEM_JSON, problem_types};
 pub use policy::{FailMode, LogAddresses, Mode, Policy, PolicyBuilder, Requirement};
-pub use respond::{invalid_token_header, step_up_header};
+pub use respond::{Responder, invalid_token_header, step_up_header};
 pub use risk::{Assessment, ClientAddressHeader, PeerAddr, RiskRules, Signal, SignalCode};
 #[cfg(feature = "axum")]
 pub use stepup::step_up_routes;

@@ -5,6 +5,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response};
 use serde_json::json;
 
+pub use crate::decision::Responder;
 use crate::decision::{Challenge, Decision, Monitored, Rejection, RejectionKind};
 use crate::level::Sensitivity;
 use crate::policy::LogAddresses;
@@ -228,6 +229,49 @@ fn header(value: String) -> HeaderValue {
 
 /// Builds the response of a non-allow decision and records the decision in
 /// its extensions.
+/// The headers the protocols need, kept from the layer's own answer.
+const KEPT: [http::HeaderName; 5] = [
+    WWW_AUTHENTICATE,
+    RETRY_AFTER,
+    CACHE_CONTROL,
+    http::HeaderName::from_static("ratelimit"),
+    http::HeaderName::from_static("ratelimit-policy"),
+];
+
+/// [`respond`] under policy `p`: its responder hook, and its choice of
+/// `WWW-Authenticate` challenges.
+pub(crate) fn respond_for<B: From<Bytes>>(
+    p: &crate::policy::PolicyInner,
+    decision: Decision,
+) -> Response<B> {
+    if p.responder.is_none() && p.bearer_challenges {
+        return respond(decision);
+    }
+    let mut default: Response<Bytes> = respond(decision.clone());
+    if !p.bearer_challenges {
+        default.headers_mut().remove(WWW_AUTHENTICATE);
+    }
+    let Some(hook) = &p.responder else {
+        return default.map(B::from);
+    };
+    let status = default.status();
+    let kept: Vec<(http::HeaderName, HeaderValue)> = KEPT
+        .iter()
+        .filter_map(|n| default.headers().get(n).map(|v| (n.clone(), v.clone())))
+        .collect();
+    let extensions = default.extensions().clone();
+    let mut res = hook.respond(&decision, default);
+    *res.status_mut() = status;
+    for name in &KEPT {
+        res.headers_mut().remove(name);
+    }
+    for (name, value) in kept {
+        res.headers_mut().insert(name, value);
+    }
+    *res.extensions_mut() = extensions;
+    res.map(B::from)
+}
+
 pub(crate) fn respond<B: From<Bytes>>(decision: Decision) -> Response<B> {
     let mut res = match &decision {
         Decision::Allow => {

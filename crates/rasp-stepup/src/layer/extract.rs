@@ -23,14 +23,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Identity {
             Some(id) => Ok(id),
             None => {
                 let ctx = parts.extensions.get::<crate::evaluate::StepUpContext>();
-                let incident = ctx.map_or_else(
-                    || "unavailable".to_owned(),
-                    |c| crate::evaluate::incident(&c.policy.inner),
-                );
-                Err(crate::respond::respond(Decision::Reject(Rejection::new(
-                    RejectionKind::InvalidToken,
-                    incident,
-                ))))
+                let decision = |incident| {
+                    Decision::Reject(Rejection::new(RejectionKind::InvalidToken, incident))
+                };
+                Err(match ctx {
+                    Some(c) => {
+                        let p = &c.policy.inner;
+                        crate::respond::respond_for(p, decision(crate::evaluate::incident(p)))
+                    }
+                    None => crate::respond::respond(decision("unavailable".to_owned())),
+                })
             }
         }
     }

@@ -18,7 +18,7 @@ use crate::evaluate::{Evaluation, Input, StepUpContext, budget_decision, injecti
 use crate::inspect::{BodyPlan, RequestFindings, decode, inspect_body, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::{Mode, Policy};
-use crate::respond::{At, RequestTag, attach_monitored, log_decision, log_outcome, respond};
+use crate::respond::{At, RequestTag, attach_monitored, log_decision, log_outcome, respond_for};
 use crate::risk::Assessment;
 use crate::store::CounterKey;
 
@@ -173,7 +173,7 @@ impl SinkWatch {
         if monitor {
             attach_monitored(res, d);
         } else {
-            *res = respond(d);
+            *res = respond_for(p, d);
             tag.echo(res);
         }
         self.flag()
@@ -417,6 +417,7 @@ where
 /// in enforce mode a rejection answers at once, in monitor mode the request
 /// goes on carrying it; either way it is logged once.
 pub(super) fn settle_early<R: From<Bytes>>(
+    p: &crate::policy::PolicyInner,
     decision: Option<Decision>,
     monitor: bool,
     log: impl FnOnce(&Decision, bool),
@@ -424,7 +425,7 @@ pub(super) fn settle_early<R: From<Bytes>>(
     match decision {
         Some(d) if !monitor => {
             log(&d, false);
-            Early::Answer(respond(d))
+            Early::Answer(respond_for(p, d))
         }
         other => {
             if let Some(d) = &other {
@@ -558,7 +559,7 @@ where
     let tag = verdict
         .as_ref()
         .map(|_| RequestTag::of(&policy.inner, &req));
-    let early = settle_early(verdict, monitor, |d, m| {
+    let early = settle_early(&policy.inner, verdict, monitor, |d, m| {
         if let Some(tag) = &tag {
             let route = super::matched_path(&req);
             log_outcome(&policy.inner, d, &At { level, route, tag }, None, None, m);
@@ -645,7 +646,7 @@ where
         }
     };
     let tag = stop.as_ref().map(|_| RequestTag::of(p, &req));
-    let early = settle_early(stop, p.mode == Mode::Monitor, |d, m| {
+    let early = settle_early(p, stop, p.mode == Mode::Monitor, |d, m| {
         if let Some(tag) = &tag {
             let at = At {
                 level: meta.level,
@@ -719,7 +720,7 @@ where
         )),
     };
     if decision != Decision::Allow && !monitor {
-        let mut res = respond(decision);
+        let mut res = respond_for(&meta.policy.inner, decision);
         if let Some(tag) = &tag {
             tag.echo(&mut res);
         }

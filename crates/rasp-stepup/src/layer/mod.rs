@@ -42,7 +42,7 @@ use crate::extract::{bearer_token, risk_input};
 use crate::inspect::{BodyPlan, BodyRefusal, RequestFindings, body_plan, suspect_confidence};
 use crate::level::Sensitivity;
 use crate::policy::Policy;
-use crate::respond::{At, RequestTag, log_decision, respond};
+use crate::respond::{At, RequestTag, log_decision, respond, respond_for};
 
 /// The layer: extract, decide, respond. Wrap a router, a route or any
 /// `tower::Service`.
@@ -233,7 +233,7 @@ where
                     tag: &tag,
                 };
                 log_decision(p, &d, &at, None, None, false);
-                let mut res = respond(d);
+                let mut res = respond_for(p, d);
                 tag.echo(&mut res);
                 return ResponseFuture::respond(res);
             }
@@ -261,7 +261,7 @@ where
     };
     let found = found.or(refused);
     let tag = found.as_ref().map(|_| RequestTag::of(p, &req));
-    let pre = match future::settle_early(found, monitor, |d, m| {
+    let pre = match future::settle_early(p, found, monitor, |d, m| {
         if let Some(tag) = &tag {
             let at = At {
                 level,

@@ -217,6 +217,10 @@ pub(crate) struct PolicyInner {
     pub(crate) mode: Mode,
     /// How decision events write client addresses.
     pub(crate) log_addresses: LogAddresses,
+    /// Renders the layer's own answers, when the application gives one.
+    pub(crate) responder: Option<Arc<dyn crate::decision::Responder>>,
+    /// Whether 401 answers carry `WWW-Authenticate: Bearer …`.
+    pub(crate) bearer_challenges: bool,
     pub(crate) default_sensitivity: Sensitivity,
     pub(crate) requirements: PerLevel<Requirement>,
     pub(crate) fail_modes: PerLevel<FailMode>,
@@ -439,6 +443,8 @@ pub struct PolicyBuilder {
     login_routes: Vec<(String, String)>,
     mode: Mode,
     log_addresses: LogAddresses,
+    responder: Option<Arc<dyn crate::decision::Responder>>,
+    bearer_challenges: bool,
     default_sensitivity: Sensitivity,
     requirements: PerLevel<Requirement>,
     fail_modes: PerLevel<FailMode>,
@@ -460,6 +466,8 @@ impl Default for PolicyBuilder {
             login_routes: Vec::new(),
             mode: Mode::Enforce,
             log_addresses: LogAddresses::Full,
+            responder: None,
+            bearer_challenges: true,
             default_sensitivity: Sensitivity::Authenticated,
             requirements: default_requirements(),
             fail_modes: PerLevel::new([
@@ -539,6 +547,24 @@ impl PolicyBuilder {
     /// Enforce (default) or monitor.
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// Renders the layer's own answers (challenges, rejections, throttles)
+    /// in the application's format; the status and the protocol headers
+    /// stay the layer's (see [`Responder`](crate::Responder)).
+    pub fn responder(mut self, responder: impl crate::decision::Responder) -> Self {
+        self.responder = Some(Arc::new(responder));
+        self
+    }
+
+    /// Whether 401 answers carry `WWW-Authenticate: Bearer …` (default:
+    /// on, as RFC 6750 and RFC 9470 have it for bearer tokens). Apps whose
+    /// clients authenticate with a session cookie turn it off: their 401s
+    /// then carry the problem+json body (with `challenge_id` and
+    /// `verify_uri` for a step-up) and no bearer wording.
+    pub fn bearer_challenges(mut self, on: bool) -> Self {
+        self.bearer_challenges = on;
         self
     }
 
@@ -708,6 +734,8 @@ impl PolicyBuilder {
             inner: Arc::new(PolicyInner {
                 mode: self.mode,
                 log_addresses: self.log_addresses,
+                responder: self.responder,
+                bearer_challenges: self.bearer_challenges,
                 default_sensitivity: self.default_sensitivity,
                 requirements: self.requirements,
                 fail_modes: self.fail_modes,

@@ -7,3 +7,4 @@ mod decisions;
 mod entry;
 mod policy;
 mod properties;
+mod responder;
