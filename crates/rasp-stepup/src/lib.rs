@@ -37,6 +37,69 @@
 //! # let _ = app; Ok(()) }
 //! ```
 //!
+//! The flow as a client walks it, in process (a real client sends the
+//! same requests over HTTP; the wire format is in the repository's
+//! `docs/step-up-protocol.md`):
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//! use axum::{Router, body::Body, routing::post};
+//! use http::{Request, StatusCode};
+//! use rasp_stepup::{
+//!     Policy, RaspStepUp, Sensitivity, StepUpState, TokenConfig, TotpSecret, step_up_routes,
+//! };
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Policy::builder()
+//!     .route("POST", "/transfer", Sensitivity::High)
+//!     .tokens(TokenConfig::ed25519_from_seed([9; 32]).issuer("bank").audience("bank-api"))
+//!     .build()?;
+//! let secret = TotpSecret::generate()?; // enrolled in alice's authenticator app
+//! let app = Router::new()
+//!     .route("/transfer", post(|| async { "sent" }))
+//!     .layer(RaspStepUp::new(policy.clone()))
+//!     .merge(step_up_routes(StepUpState::new(
+//!         policy.clone(),
+//!         HashMap::from([("alice".to_owned(), secret.clone())]),
+//!     )));
+//! // the app's own login gave alice a base token for her session
+//! let base = policy.issue_access_token("alice", "session-1", Duration::from_secs(3600))?;
+//! let call = |uri: &str, token: &str, body: String| {
+//!     Request::post(uri)
+//!         .header("authorization", format!("Bearer {token}"))
+//!         .header("user-agent", "docs-client/1.0") // one device for the whole flow
+//!         .header("content-type", "application/json")
+//!         .body(Body::from(body))
+//! };
+//! let json = |res: http::Response<Body>| async move {
+//!     let bytes = axum::body::to_bytes(res.into_body(), 1 << 16).await?;
+//!     Ok::<_, axum::Error>(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default())
+//! };
+//!
+//! // 1. a high route with a base token: 401 and a challenge
+//! let res = app.clone().oneshot(call("/transfer", &base, "{}".into())?).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! let challenge = json(res).await?["challenge_id"].as_str().unwrap_or_default().to_owned();
+//!
+//! // 2. the code from the authenticator, on the verify route
+//! let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+//! let body = format!(
+//!     r#"{{"challenge_id":"{challenge}","method":"totp","code":"{}"}}"#,
+//!     secret.code_at(now)
+//! );
+//! let res = app.clone().oneshot(call("/step-up/verify", &base, body)?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! let elevated = json(res).await?["access_token"].as_str().unwrap_or_default().to_owned();
+//!
+//! // 3. the retry with the elevated token passes
+//! let res = app.oneshot(call("/transfer", &elevated, "{}".into())?).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! # Ok(()) }
+//! ```
+//!
 //! # How decisions are made
 //!
 //! 1. The route's sensitivity: the strictest of the route table (keyed by

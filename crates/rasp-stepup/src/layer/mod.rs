@@ -652,6 +652,25 @@ fn probe_path(template: &str) -> String {
 
 /// Checks that every route-table key of `policy` is served by `app`.
 ///
+/// ```
+/// use axum::{Router, routing::post};
+/// use rasp_stepup::{ConfigError, Policy, RaspStepUp, Sensitivity, TokenConfig, check_routes};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = Policy::builder()
+///     .route("POST", "/transfer", Sensitivity::High)
+///     .route("POST", "/tranfser", Sensitivity::High) // a typo: no route serves it
+///     .tokens(TokenConfig::ed25519_from_seed([4; 32]).issuer("bank").audience("bank-api"))
+///     .build()?;
+/// let app = Router::new()
+///     .route("/transfer", post(|| async { "sent" }))
+///     .layer(RaspStepUp::new(policy.clone()));
+/// let err = check_routes(&app, &policy).await.unwrap_err();
+/// assert!(matches!(err, ConfigError::UnroutedKey { .. }), "{err}");
+/// # Ok(()) }
+/// ```
+///
 /// Sends one probe request per key through `app` (which must carry
 /// `RaspStepUp::new(policy)` as a layer); the layer answers probes itself,
 /// so no handler runs. A key no route serves is logged as a warning

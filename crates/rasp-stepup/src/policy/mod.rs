@@ -208,6 +208,21 @@ impl Default for StepUpSettings {
 }
 
 /// The validated, shared policy. Cheap to clone (an `Arc`).
+///
+/// ```
+/// use rasp_stepup::{Policy, Sensitivity, TokenConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = Policy::builder()
+///     .route("POST", "/transfer", Sensitivity::High)
+///     .tokens(TokenConfig::ed25519_from_seed([1; 32]).issuer("bank").audience("bank-api"))
+///     .toml("[levels.high]\nmax_age = 300")?
+///     .build()?;
+/// assert_eq!(policy.sensitivity_of("POST", "/transfer"), Sensitivity::High);
+/// // base tokens for apps that use the policy's key as their session issuer
+/// let token = policy.issue_access_token("alice", "s1", std::time::Duration::from_secs(3600))?;
+/// # let _ = token; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Policy {
     pub(crate) inner: Arc<PolicyInner>,
@@ -437,6 +452,24 @@ impl PolicyInner {
 }
 
 /// Builds a [`Policy`]. Every setter takes and returns the builder by value.
+///
+/// ```
+/// use std::time::Duration;
+/// use rasp_stepup::{FailMode, InspectionRules, Mode, Policy, Requirement, Sensitivity, TokenConfig};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = Policy::builder()
+///     .route("POST", "/transfer", Sensitivity::High)
+///     .route("*", "/admin/{*rest}", Sensitivity::Critical)
+///     .login_route("POST", "/login")
+///     .requirement(Sensitivity::Critical, Requirement::step_up(["mfa"], Duration::from_secs(60)))
+///     .fail_mode(Sensitivity::Public, FailMode::Open)
+///     .inspection(InspectionRules::default().level(3))
+///     .mode(Mode::Monitor) // log what enforce mode would do, first
+///     .tokens(TokenConfig::ed25519_from_seed([2; 32]).issuer("bank").audience("bank-api"))
+///     .build()?;
+/// # let _ = policy; Ok(()) }
+/// ```
 #[must_use]
 pub struct PolicyBuilder {
     routes: Vec<(String, String, Sensitivity)>,

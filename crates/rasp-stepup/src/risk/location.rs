@@ -102,6 +102,20 @@ impl std::error::Error for GeoIpError {}
 
 /// MaxMind databases (GeoIP2/GeoLite2 City or Country, ASN, Anonymous IP),
 /// each optional, loaded into memory and verified at load.
+///
+/// ```
+/// use rasp_stepup::RiskRules;
+/// use rasp_stepup::risk::GeoIp;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/geoip");
+/// let geoip = GeoIp::new()
+///     .with_city(format!("{dir}/GeoLite2-City-Test.mmdb"))?
+///     .with_asn(format!("{dir}/GeoLite2-ASN-Test.mmdb"))?
+///     .with_anonymous(format!("{dir}/GeoIP2-Anonymous-IP-Test.mmdb"))?;
+/// let rules = RiskRules::default().locator(geoip);
+/// # let _ = rules; Ok(()) }
+/// ```
 #[cfg(feature = "geoip")]
 #[derive(Default)]
 pub struct GeoIp {

@@ -449,6 +449,21 @@ impl Burst {
 
 /// Risk settings. `RiskRules::default()` is on with sensible weights; no
 /// location source until one is given.
+///
+/// ```
+/// use std::time::Duration;
+/// use rasp_stepup::risk::{Quota, RateRules, codes};
+/// use rasp_stepup::{RiskRules, Sensitivity};
+///
+/// let rules = RiskRules::default()
+///     // behind one proxy that writes X-Forwarded-For
+///     .trusted_proxies(["10.0.0.0/8".parse().unwrap()])
+///     // a Tor exit or an anonymous VPN is rejected on high routes
+///     .weight(codes::ANONYMOUS_IP, 95.0)
+///     .auth_failure_burst(5, Duration::from_secs(300))
+///     .rate(RateRules::default().per_client(Sensitivity::High, Some(Quota::per_minute(20))));
+/// # let _ = rules;
+/// ```
 #[derive(Clone)]
 #[must_use]
 pub struct RiskRules {

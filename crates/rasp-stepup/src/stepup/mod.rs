@@ -83,6 +83,38 @@ pub type FactorFuture<'a> =
 
 /// A second factor that can complete a challenge (TOTP today; WebAuthn or
 /// push later, without changing the flow).
+///
+/// ```
+/// use rasp_stepup::{Factor, FactorContext, FactorFuture, FactorOutcome};
+///
+/// /// One-time recovery codes, each accepted once per subject.
+/// struct RecoveryCodes;
+///
+/// impl Factor for RecoveryCodes {
+///     fn method(&self) -> &'static str {
+///         "recovery"
+///     }
+///
+///     fn amr(&self) -> &'static [&'static str] {
+///         &["otp"]
+///     }
+///
+///     fn verify<'a>(&'a self, ctx: FactorContext<'a>, code: &'a str) -> FactorFuture<'a> {
+///         Box::pin(async move {
+///             // look the code up in the app's own store (hashed), then
+///             // spend it: the same code never completes two challenges
+///             let known = code.len() == 10 && code.bytes().all(|b| b.is_ascii_alphanumeric());
+///             if !known {
+///                 return Ok(FactorOutcome::Rejected);
+///             }
+///             let token = code.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+///             let first = ctx.claim_once(token, std::time::Duration::from_secs(86_400)).await?;
+///             Ok(if first { FactorOutcome::Accepted } else { FactorOutcome::Replayed })
+///         })
+///     }
+/// }
+/// # let _ = RecoveryCodes;
+/// ```
 pub trait Factor: Send + Sync + 'static {
     /// The `method` value clients send (`"totp"`).
     fn method(&self) -> &'static str;
@@ -95,6 +127,20 @@ pub trait Factor: Send + Sync + 'static {
 }
 
 /// Shared state of the companion routes: the policy and the factors.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use rasp_stepup::{Policy, StepUpState, TokenConfig, TotpSecret, step_up_routes};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = Policy::builder()
+///     .tokens(TokenConfig::ed25519_from_seed([3; 32]).issuer("bank").audience("bank-api"))
+///     .build()?;
+/// // each subject's TOTP secret, as the app enrolled it
+/// let secrets = HashMap::from([("alice".to_owned(), TotpSecret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")?)]);
+/// let routes: axum::Router = step_up_routes(StepUpState::new(policy, secrets));
+/// # let _ = routes; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct StepUpState {
     pub(crate) policy: Policy,

@@ -20,6 +20,17 @@ pub const TOTP_STEP: u64 = 30;
 pub const TOTP_DIGITS: u8 = 6;
 
 /// A TOTP shared secret. Redacted in `Debug`, zeroized on drop.
+///
+/// ```
+/// use rasp_stepup::TotpSecret;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let secret = TotpSecret::generate()?; // 160 random bits, at enrolment
+/// let same = TotpSecret::from_base32(&secret.to_base32())?; // as stored
+/// assert_eq!(secret.code_at(1_800_000_000), same.code_at(1_800_000_000));
+/// assert_eq!(secret.code_at(1_800_000_000).len(), 6);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct TotpSecret(Arc<Zeroizing<Vec<u8>>>);
 
