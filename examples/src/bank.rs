@@ -217,6 +217,29 @@ pub fn policy_builder(opts: &BankOptions) -> PolicyBuilder {
         )
 }
 
+/// The bank's policy again, from `toml` (the policy file as it reads
+/// now), keeping the running policy's stores: challenges in flight, used
+/// codes, failure counts and risk history survive a reload.
+///
+/// # Errors
+///
+/// An invalid policy document (the running policy stays as it was).
+pub fn reload_policy(
+    opts: &BankOptions,
+    toml: Option<String>,
+    running: &Policy,
+    clock: impl Clock,
+) -> Result<Policy, BankError> {
+    let mut b = policy_builder(opts)
+        .with_clock(clock)
+        .risk(risk_rules(opts)?)
+        .with_stores(running.stores().clone());
+    if let Some(doc) = &toml {
+        b = b.toml(doc)?;
+    }
+    Ok(b.build()?)
+}
+
 /// Builds the bank's policy with the given clock.
 ///
 /// # Errors

@@ -70,6 +70,53 @@ pub async fn serve(
     limits: ServeLimits,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    serve_current(listener, move || app.clone(), limits, shutdown).await
+}
+
+/// A router that can be replaced while it serves (a policy reloaded on
+/// `SIGHUP`): each request is served by the router current when it
+/// arrives; requests already running finish on the one they started on.
+#[derive(Clone, Debug)]
+pub struct Swappable(Arc<std::sync::RwLock<Router>>);
+
+impl Swappable {
+    /// Starts with `app`.
+    #[must_use]
+    pub fn new(app: Router) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(app)))
+    }
+
+    /// The current router.
+    pub fn current(&self) -> Router {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the router at once for every request that starts after.
+    pub fn swap(&self, app: Router) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = app;
+    }
+}
+
+/// [`serve`] over a [`Swappable`] router.
+///
+/// # Errors
+///
+/// As [`serve`].
+pub async fn serve_swappable(
+    listener: TcpListener,
+    app: Swappable,
+    limits: ServeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_current(listener, move || app.current(), limits, shutdown).await
+}
+
+async fn serve_current(
+    listener: TcpListener,
+    current: impl Fn() -> Router + Clone + Send + Sync + 'static,
+    limits: ServeLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -99,12 +146,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let app = app.clone();
+        let current = current.clone();
         let body_idle = limits.body_idle;
         let service = tower::service_fn(move |req: hyper::Request<Incoming>| {
             let mut req = req.map(|body| TimeoutBody::new(body_idle, body));
             req.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(req)
+            current().oneshot(req)
         });
         let conn =
             builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));

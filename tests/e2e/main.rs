@@ -9,6 +9,7 @@ mod flow;
 mod lockout;
 mod metrics;
 mod proxies;
+mod reload;
 mod replicas;
 mod risk;
 mod slow;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rasp_examples::bank::{self, BankOptions};
-use rasp_examples::serve::{ServeLimits, serve};
+use rasp_examples::serve::{ServeLimits, Swappable, serve_swappable};
 use rasp_stepup::Mode;
 use rasp_stepup::risk::ClientAddressHeader;
 
@@ -45,6 +45,7 @@ fn parse_secs(flag: &str, v: Option<String>) -> Result<Duration, String> {
 
 // Hand-parsed: a handful of flags do not justify an argument-parser dependency.
 fn parse_args(
+    policy_path: &mut Option<String>,
     opts: &mut BankOptions,
     limits: &mut ServeLimits,
     json_logs: &mut bool,
@@ -72,6 +73,7 @@ fn parse_args(
                 let path = args.next().ok_or("--policy needs a file")?;
                 let doc = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
                 opts.policy_toml = Some(doc);
+                *policy_path = Some(path);
             }
             "--trust-proxy" => {
                 let v = args.next().ok_or("--trust-proxy needs a CIDR")?;
@@ -159,13 +161,66 @@ fn parse_args(
     Ok(port)
 }
 
+/// Reloads the policy file on each `SIGHUP`: a file that reads and builds
+/// replaces the running policy at once (its stores kept: nothing in flight
+/// is lost); any other leaves the running policy and logs why.
+async fn reload_on_hangup(
+    path: String,
+    opts: BankOptions,
+    mut running: rasp_stepup::Policy,
+    demo: rasp_examples::demo::Demo,
+    current: Swappable,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::error!(target: "bank", "SIGHUP cannot be watched; the policy will not reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let doc = match std::fs::read_to_string(&path) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(target: "bank", %path, error = %e, "policy reload refused; the running policy stays");
+                    continue;
+                }
+            };
+            match bank::reload_policy(&opts, Some(doc), &running, rasp_stepup::SystemClock) {
+                Ok(policy) => {
+                    let app = bank::app_with(policy.clone(), Some(&demo));
+                    if let Err(e) = rasp_stepup::check_routes(&app, &policy).await {
+                        tracing::error!(target: "bank", %path, error = %e, "policy reload refused; the running policy stays");
+                        continue;
+                    }
+                    current.swap(app);
+                    running = policy;
+                    tracing::info!(target: "bank", %path, "policy reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(target: "bank", %path, error = %e, "policy reload refused; the running policy stays");
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, opts, running, demo, current);
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = BankOptions::random()?;
     let mut limits = ServeLimits::default();
     let mut json_logs = false;
     let mut metrics_addr = None;
-    let port = match parse_args(&mut opts, &mut limits, &mut json_logs, &mut metrics_addr) {
+    let mut policy_path = None;
+    let port = match parse_args(
+        &mut policy_path,
+        &mut opts,
+        &mut limits,
+        &mut json_logs,
+        &mut metrics_addr,
+    ) {
         Ok(p) => p,
         Err(msg) => {
             eprintln!("{msg}");
@@ -181,13 +236,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         logs.init();
     }
-    let (app, policy) = match bank::system_app(&opts) {
+    let built = bank::policy(&opts, rasp_stepup::SystemClock)
+        .and_then(|policy| Ok((policy, bank::demo(&opts)?)));
+    let (policy, demo) = match built {
         Ok(x) => x,
         Err(e) => {
             eprintln!("bank: {e}");
             std::process::exit(2);
         }
     };
+    let app = bank::app_with(policy.clone(), Some(&demo));
     rasp_stepup::check_routes(&app, &policy).await?;
     if let Some(addr) = metrics_addr {
         let handle = rasp_examples::metrics::recorder()?;
@@ -227,7 +285,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "limits: request head within {:?}, idle keep-alive {:?}, body silence {:?}, {} connections",
         limits.header_read, limits.header_read, limits.body_idle, limits.max_connections
     );
-    serve(listener, app, limits, async {
+    let current = Swappable::new(app);
+    if let Some(path) = policy_path {
+        println!("SIGHUP reloads {path}");
+        tokio::spawn(reload_on_hangup(path, opts, policy, demo, current.clone()));
+    }
+    serve_swappable(listener, current, limits, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
