@@ -34,8 +34,8 @@ impl Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn decisions_are_logged_once_without_secrets() {
+/// Events of this thread, as text, up to DEBUG.
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -43,7 +43,12 @@ async fn decisions_are_logged_once_without_secrets() {
         .with_ansi(false)
         .with_max_level(tracing::Level::DEBUG)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn decisions_are_logged_once_without_secrets() {
+    let (captured, _guard) = capture();
 
     let (policy, _) = policy();
     let t = token(&policy, "s1");
@@ -87,14 +92,7 @@ async fn decisions_are_logged_once_without_secrets() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn decision_events_carry_method_client_and_request_id() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture();
 
     let send = |policy: rasp_stepup::Policy, request_id: Option<&'static str>| {
         let t = token(&policy, "s1");
@@ -162,13 +160,7 @@ async fn decision_events_carry_method_client_and_request_id() {
 #[tokio::test(flavor = "current_thread")]
 async fn verify_events_name_the_subject_the_challenge_and_the_method() {
     use rasp_stepup::{Challenge, StepUpState, TotpSecret};
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture();
     let (policy, clock) = policy();
     let t = token(&policy, "s1");
     let secret = TotpSecret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").unwrap();

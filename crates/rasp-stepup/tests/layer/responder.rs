@@ -30,6 +30,31 @@ impl Responder for OwnErrors {
     }
 }
 
+type Svc = rasp_stepup::RaspStepUpService<
+    tower::util::BoxCloneService<
+        http::Request<axum::body::Body>,
+        Response<axum::body::Body>,
+        std::convert::Infallible,
+    >,
+>;
+
+/// The layer with `policy` around the echo app, a base token, and the
+/// answer to a base-token `POST /transfer` (a step-up).
+async fn step_up_with(
+    policy: rasp_stepup::Policy,
+) -> (Svc, Response<axum::body::Body>, crate::support::Calls) {
+    let t = token(&policy, "s1");
+    let (inner, calls) = counting_echo();
+    let svc = RaspStepUp::new(policy).layer(tower::util::BoxCloneService::new(inner));
+    let res = svc
+        .clone()
+        .oneshot(req("POST", "/transfer", Some(&t)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the status stays");
+    (svc, res, calls)
+}
+
 async fn text(res: Response<axum::body::Body>) -> String {
     let b = axum::body::to_bytes(res.into_body(), 1 << 16)
         .await
@@ -41,16 +66,7 @@ async fn text(res: Response<axum::body::Body>) -> String {
 async fn a_responder_renders_the_body_and_the_layer_keeps_the_protocol() {
     let clock = MockClock::new(Timestamp::from_secs(START));
     let policy = builder(&clock).responder(OwnErrors).build().unwrap();
-    let t = token(&policy, "s1");
-    let (inner, calls) = counting_echo();
-    let svc = RaspStepUp::new(policy).layer(inner);
-
-    let res = svc
-        .clone()
-        .oneshot(req("POST", "/transfer", Some(&t)))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "the status stays");
+    let (svc, res, calls) = step_up_with(policy).await;
     let www = res.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
     assert!(
         www.starts_with("Bearer error=\"insufficient_user_authentication\""),
@@ -84,15 +100,7 @@ async fn a_responder_renders_the_body_and_the_layer_keeps_the_protocol() {
 async fn cookie_session_apps_get_no_bearer_wording() {
     let clock = MockClock::new(Timestamp::from_secs(START));
     let policy = builder(&clock).bearer_challenges(false).build().unwrap();
-    let t = token(&policy, "s1");
-    let (inner, _) = counting_echo();
-    let svc = RaspStepUp::new(policy).layer(inner);
-    let res = svc
-        .clone()
-        .oneshot(req("POST", "/transfer", Some(&t)))
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let (svc, res, _) = step_up_with(policy).await;
     assert!(!res.headers().contains_key(header::WWW_AUTHENTICATE));
     let body = text(res).await;
     assert!(body.contains("\"challenge_id\""), "{body}");
