@@ -96,6 +96,13 @@ async fn counters_move_for_a_challenge_a_verification_and_a_rejection() {
     assert!(moved("rasp_decisions_total", &injection) >= 1.0, "{after}");
     assert!(moved("rasp_findings_total", &[("class", "xss")]) >= 1.0);
     assert!(moved("rasp_token_cache_total", &[("result", "miss")]) >= 1.0);
+    // the stages that call the stores are timed (a summary per stage)
+    for stage in ["decide", "verify"] {
+        assert!(
+            moved("rasp_store_stage_seconds_count", &[("stage", stage)]) >= 1.0,
+            "{stage}: {after}"
+        );
+    }
     // no path, query or token ever becomes a label
     assert!(!after.contains("script"), "{after}");
     assert!(!after.contains(&token[..20]));

@@ -221,7 +221,16 @@ pub(crate) async fn check_quota(
 }
 
 /// The outer layer's evaluation: quotas, identity, risk, requirement.
-pub(crate) async fn evaluate(policy: Policy, mut input: Input) -> Evaluation {
+pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
+    let started = policy.inner.rt.clock.now();
+    let clock = std::sync::Arc::clone(&policy.inner.rt.clock);
+    let evaluation = evaluate_stages(policy, input).await;
+    crate::metrics::stage_time("decide", clock.now().since(started));
+    evaluation
+}
+
+/// [`evaluate`] without its timing.
+async fn evaluate_stages(policy: Policy, mut input: Input) -> Evaluation {
     let p = &*policy.inner;
     let now = p.rt.clock.now();
     let level = input.level;

@@ -92,6 +92,17 @@ pub(crate) fn signals(a: &crate::risk::Assessment) {
     let _ = a;
 }
 
+/// The time of a stage that calls the stores (`decide`: quotas, identity
+/// with revocation, risk history and counters, challenge; `verify`: the
+/// verify route), by the policy's clock: on a shared store, mostly its
+/// round trips.
+pub(crate) fn stage_time(stage: &'static str, took: std::time::Duration) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!("rasp_store_stage_seconds", "stage" => stage).record(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (stage, took);
+}
+
 /// A bearer token answered from the verified-token cache, or verified.
 pub(crate) fn token_cache(hit: bool) {
     #[cfg(feature = "metrics")]

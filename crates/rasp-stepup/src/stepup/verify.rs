@@ -209,7 +209,9 @@ impl StepUpState {
         body: &[u8],
     ) -> Result<Elevation, VerifyError> {
         let mut subject = None;
+        let started = self.policy.inner.rt.clock.now();
         let result = self.verify_inner(parts, body, &mut subject).await;
+        crate::metrics::stage_time("verify", self.policy.inner.rt.clock.now().since(started));
         let method = self.method_of(body);
         let outcome = match &result {
             Ok(_) => "elevated",
