@@ -24,6 +24,21 @@ pub fn recorder() -> Result<PrometheusHandle, BuildError> {
         return Ok(h.clone());
     }
     let handle = PrometheusBuilder::new().install_recorder()?;
+    // Histogram samples wait in a buffer until a scrape or an upkeep
+    // drains them: without a scraper the buffer would grow with every
+    // request, so a thread drains it every few seconds.
+    let upkeep = handle.clone();
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no metrics upkeep thread: histograms are drained by scrapes only");
+    }
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
