@@ -253,4 +253,18 @@ pub trait Responder: Send + Sync + 'static {
         decision: &Decision,
         default: http::Response<bytes::Bytes>,
     ) -> http::Response<bytes::Bytes>;
+
+    /// The answer of the companion verify route when a verification fails;
+    /// `kind` names the failure as `VerifyError::as_str` does
+    /// (`invalid_code`, `invalid_challenge`, `locked`…), `default` is the
+    /// route's problem+json answer. The same headers stay the route's.
+    /// By default the route's answer is sent as it is.
+    fn respond_verify(
+        &self,
+        kind: &'static str,
+        default: http::Response<bytes::Bytes>,
+    ) -> http::Response<bytes::Bytes> {
+        let _ = kind;
+        default
+    }
 }

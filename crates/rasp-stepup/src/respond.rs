@@ -254,13 +254,38 @@ pub(crate) fn respond_for<B: From<Bytes>>(
     let Some(hook) = &p.responder else {
         return default.map(B::from);
     };
+    keep_protocol(default, |d| hook.respond(&decision, d)).map(B::from)
+}
+
+/// The verify route's answer to a failure under policy `p`: its
+/// responder's `respond_verify`, and its choice of `WWW-Authenticate`.
+pub(crate) fn verify_failure_for<B: From<Bytes>>(
+    p: &crate::policy::PolicyInner,
+    kind: &'static str,
+    mut default: Response<Bytes>,
+) -> Response<B> {
+    if !p.bearer_challenges {
+        default.headers_mut().remove(WWW_AUTHENTICATE);
+    }
+    match &p.responder {
+        Some(hook) => keep_protocol(default, |d| hook.respond_verify(kind, d)).map(B::from),
+        None => default.map(B::from),
+    }
+}
+
+/// `render(default)`, with the status, the protocol headers and the
+/// extensions of `default` put back.
+fn keep_protocol(
+    default: Response<Bytes>,
+    render: impl FnOnce(Response<Bytes>) -> Response<Bytes>,
+) -> Response<Bytes> {
     let status = default.status();
     let kept: Vec<(http::HeaderName, HeaderValue)> = KEPT
         .iter()
         .filter_map(|n| default.headers().get(n).map(|v| (n.clone(), v.clone())))
         .collect();
     let extensions = default.extensions().clone();
-    let mut res = hook.respond(&decision, default);
+    let mut res = render(default);
     *res.status_mut() = status;
     for name in &KEPT {
         res.headers_mut().remove(name);
@@ -269,7 +294,7 @@ pub(crate) fn respond_for<B: From<Bytes>>(
         res.headers_mut().insert(name, value);
     }
     *res.extensions_mut() = extensions;
-    res.map(B::from)
+    res
 }
 
 pub(crate) fn respond<B: From<Bytes>>(decision: Decision) -> Response<B> {

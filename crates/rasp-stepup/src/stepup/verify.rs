@@ -465,16 +465,20 @@ pub(crate) async fn handler(
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
+    let failed = |e: VerifyError| {
+        crate::respond::verify_failure_for(&state.policy.inner, e.as_str(), e.to_response())
+    };
     let bytes = match axum::body::to_bytes(body, MAX_VERIFY_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return VerifyError::InvalidRequest("the request body is too large or unreadable")
-                .to_response();
+            return failed(VerifyError::InvalidRequest(
+                "the request body is too large or unreadable",
+            ));
         }
     };
     match state.verify(&parts, &bytes).await {
         Ok(e) => e.to_response(),
-        Err(e) => e.to_response(),
+        Err(e) => failed(e),
     }
 }
 

@@ -28,6 +28,12 @@ impl Responder for OwnErrors {
         h.insert(header::WWW_AUTHENTICATE, "Basic".parse().unwrap());
         res
     }
+
+    fn respond_verify(&self, kind: &'static str, _default: Response<Bytes>) -> Response<Bytes> {
+        let mut res = Response::new(Bytes::from(format!(r#"{{"verify_error":"{kind}"}}"#)));
+        *res.status_mut() = StatusCode::IM_A_TEAPOT;
+        res
+    }
 }
 
 type Svc = rasp_stepup::RaspStepUpService<
@@ -108,4 +114,28 @@ async fn cookie_session_apps_get_no_bearer_wording() {
     let res = svc.oneshot(req("GET", "/account", None)).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(!res.headers().contains_key(header::WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn the_verify_route_answers_through_the_responder_too() {
+    let clock = MockClock::new(Timestamp::from_secs(START));
+    let policy = builder(&clock).responder(OwnErrors).build().unwrap();
+    let t = token(&policy, "s1");
+    let app = rasp_stepup::step_up_routes(rasp_stepup::StepUpState::new(
+        policy,
+        std::collections::HashMap::<String, rasp_stepup::TotpSecret>::new(),
+    ));
+    let mut r = req("POST", "/step-up/verify", Some(&t));
+    *r.body_mut() = axum::body::Body::from("not json");
+    let res = app.clone().oneshot(r).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "the status stays");
+    assert_eq!(text(res).await, r#"{"verify_error":"invalid_request"}"#);
+    // a forged base token: 401, the bearer header kept
+    let res = app
+        .oneshot(req("POST", "/step-up/verify", Some("forged.token.value")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+    assert_eq!(text(res).await, r#"{"verify_error":"invalid_token"}"#);
 }
