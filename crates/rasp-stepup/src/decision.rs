@@ -81,6 +81,28 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// The attack classes of this rejection's rules, once each, sorted: a
+    /// detection rule's class, or for a sink guard's rule (`sink-sql`…)
+    /// the class of that sink's injection.
+    pub(crate) fn finding_classes(&self) -> Vec<&'static str> {
+        let mut classes: Vec<&'static str> = self
+            .rules
+            .iter()
+            .filter_map(|id| match id.strip_prefix("sink-") {
+                Some("sql") => Some("sqli"),
+                Some("path") => Some("traversal"),
+                Some("url") => Some("ssrf"),
+                Some(_) => Some("cmdi"),
+                None => rasp_detect::rules()
+                    .find(|r| r.id() == *id)
+                    .map(|r| r.class().as_str()),
+            })
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        classes
+    }
+
     pub(crate) fn new(kind: RejectionKind, incident: String) -> Self {
         Self {
             kind,

@@ -223,14 +223,13 @@ pub(crate) async fn check_quota(
 /// The outer layer's evaluation: quotas, identity, risk, requirement.
 pub(crate) async fn evaluate(policy: Policy, input: Input) -> Evaluation {
     let started = policy.inner.rt.clock.now();
-    let clock = std::sync::Arc::clone(&policy.inner.rt.clock);
-    let evaluation = evaluate_stages(policy, input).await;
-    crate::metrics::stage_time("decide", clock.now().since(started));
+    let evaluation = evaluate_stages(&policy, input).await;
+    crate::metrics::stage_time("decide", policy.inner.rt.clock.now().since(started));
     evaluation
 }
 
 /// [`evaluate`] without its timing.
-async fn evaluate_stages(policy: Policy, mut input: Input) -> Evaluation {
+async fn evaluate_stages(policy: &Policy, mut input: Input) -> Evaluation {
     let p = &*policy.inner;
     let now = p.rt.clock.now();
     let level = input.level;
@@ -263,12 +262,12 @@ async fn evaluate_stages(policy: Policy, mut input: Input) -> Evaluation {
     };
     let (Some(id), true) = (&identity, req.needs_identity()) else {
         let user_agent = input.user_agent.as_deref();
-        let decision = decide(&policy, identity.as_ref(), level, None, user_agent, now).await;
+        let decision = decide(policy, identity.as_ref(), level, None, user_agent, now).await;
         return Evaluation::plain(decision, identity);
     };
     let user_agent = input.user_agent.as_deref();
     let (decision, assessment) =
-        judge_subject(&policy, level, &input.risk, user_agent, id, now).await;
+        judge_subject(policy, level, &input.risk, user_agent, id, now).await;
     Evaluation {
         decision,
         identity,

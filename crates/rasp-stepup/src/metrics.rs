@@ -38,20 +38,16 @@ pub(crate) fn decision(
                     .increment(1);
             }
             Decision::Reject(r) => {
-                // the finding classes of an injection, once each
-                let mut classes: Vec<&'static str> = r
-                    .rules
-                    .iter()
-                    .filter_map(|id| rasp_detect::rules().find(|rule| rule.id() == *id))
-                    .map(|rule| rule.class().as_str())
-                    .collect();
-                classes.sort_unstable();
-                classes.dedup();
-                for class in classes {
-                    metrics::counter!("rasp_findings_total", "class" => class).increment(1);
-                }
-                if let Some(sink) = r.rules.iter().find_map(|id| id.strip_prefix("sink-")) {
-                    metrics::counter!("rasp_sink_hits_total", "sink" => sink).increment(1);
+                match r.rules.iter().find_map(|id| id.strip_prefix("sink-")) {
+                    Some(sink) => {
+                        metrics::counter!("rasp_sink_hits_total", "sink" => sink).increment(1);
+                    }
+                    // the finding classes of an injection, once each
+                    None => {
+                        for class in r.finding_classes() {
+                            metrics::counter!("rasp_findings_total", "class" => class).increment(1);
+                        }
+                    }
                 }
             }
             Decision::Allow => {}

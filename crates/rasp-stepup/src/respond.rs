@@ -118,29 +118,6 @@ fn new_request_id() -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
-/// The attack classes of an injection's rules, once each, comma-separated.
-fn finding_classes(rules: &[&'static str]) -> String {
-    let mut classes: Vec<&'static str> = rules
-        .iter()
-        .filter_map(|id| {
-            if let Some(sink) = id.strip_prefix("sink-") {
-                return Some(match sink {
-                    "sql" => "sqli",
-                    "path" => "traversal",
-                    "url" => "ssrf",
-                    _ => "cmdi",
-                });
-            }
-            rasp_detect::rules()
-                .find(|r| r.id() == *id)
-                .map(|r| r.class().as_str())
-        })
-        .collect();
-    classes.sort_unstable();
-    classes.dedup();
-    classes.join(",")
-}
-
 /// Quotes a value for an auth-param (RFC 9110 §5.6.4 quoted-string).
 fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -476,7 +453,7 @@ pub(crate) fn log_decision(
             incident = %r.incident,
             status = r.kind.status().as_u16(),
             rules = %r.rules.join(","),
-            finding.classes = %finding_classes(&r.rules),
+            finding.classes = %r.finding_classes().join(","),
             risk.score = risk_score,
             risk.codes = %risk_codes,
             "request rejected"

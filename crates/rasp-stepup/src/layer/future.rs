@@ -159,7 +159,7 @@ impl SinkWatch {
             request.id = tag.id(),
             client.address = %tag.client(p.log_addresses),
             subject = self.subject.as_deref().unwrap_or(""),
-            finding.classes = sink_class(hit.sink),
+            finding.classes = %r.finding_classes().join(","),
             incident = %r.incident_id(),
             status = 403u16,
             rules = r.rules[0],
@@ -177,16 +177,6 @@ impl SinkWatch {
             tag.echo(res);
         }
         self.flag()
-    }
-}
-
-/// The attack class a sink's injection is.
-fn sink_class(sink: crate::sink::Sink) -> &'static str {
-    match sink {
-        crate::sink::Sink::Sql => "sqli",
-        crate::sink::Sink::Path => "traversal",
-        crate::sink::Sink::Url => "ssrf",
-        _ => "cmdi",
     }
 }
 

@@ -212,7 +212,7 @@ impl StepUpState {
         let started = self.policy.inner.rt.clock.now();
         let result = self.verify_inner(parts, body, &mut subject).await;
         crate::metrics::stage_time("verify", self.policy.inner.rt.clock.now().since(started));
-        let method = self.method_of(body);
+        let (method, challenge) = self.named(body);
         let outcome = match &result {
             Ok(_) => "elevated",
             Err(e) => e.as_str(),
@@ -222,7 +222,7 @@ impl StepUpState {
         let input = risk_input(p, &parts.headers, &parts.extensions, false);
         let tag = crate::respond::RequestTag::new(parts.method.clone(), input.ip, &parts.headers);
         let subject = subject.unwrap_or_default();
-        let challenge = challenge_id_of(body).unwrap_or_default();
+        let challenge = challenge.unwrap_or_default();
         match &result {
             Ok(e) => tracing::info!(
                 target: "rasp::verify",
@@ -250,20 +250,33 @@ impl StepUpState {
         result
     }
 
-    /// The factor method a verify body names, when the policy has it (a
-    /// bounded label).
-    fn method_of(&self, body: &[u8]) -> Option<&'static str> {
+    /// What the event and the metrics say of a verify body: the factor
+    /// method it names when the policy has it (a bounded label), and the
+    /// challenge id when it has the shape of the layer's ids (never an
+    /// arbitrary string in a log line). Read whatever the flow made of it.
+    fn named(&self, body: &[u8]) -> (Option<&'static str>, Option<String>) {
         #[derive(serde::Deserialize)]
         struct Named<'a> {
             #[serde(borrow)]
             method: Option<std::borrow::Cow<'a, str>>,
+            challenge_id: Option<String>,
         }
-        let named: Named<'_> = serde_json::from_slice(body).ok()?;
-        let method = named.method?;
-        self.factors
-            .iter()
-            .map(|f| f.method())
-            .find(|m| *m == method)
+        let Ok(named) = serde_json::from_slice::<Named<'_>>(body) else {
+            return (None, None);
+        };
+        let method = named.method.and_then(|m| {
+            self.factors
+                .iter()
+                .map(|f| f.method())
+                .find(|known| *known == m)
+        });
+        let challenge = named.challenge_id.filter(|id| {
+            id.len() == 22
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+        (method, challenge)
     }
 
     /// The flow; `subject` is set once the base token is verified (the
@@ -322,22 +335,6 @@ impl StepUpState {
             .await?;
         Ok(elevation)
     }
-}
-
-/// The challenge id a verify body names, when it is one of the ids the
-/// layer makes (22 base64url characters): never an arbitrary string in a
-/// log line.
-fn challenge_id_of(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named {
-        challenge_id: Option<String>,
-    }
-    let id = serde_json::from_slice::<Named>(body).ok()?.challenge_id?;
-    (id.len() == 22
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-    .then_some(id)
 }
 
 /// The verify request's JSON body, within its size limit.
