@@ -14,9 +14,9 @@ use axum::{Json, Router};
 use ipnet::IpNet;
 use rasp_stepup::risk::{ClientAddressHeader, GeoIp, GeoIpError};
 use rasp_stepup::{
-    Clock, ConfigError, Exclusion, Identity, InspectionRules, LoginSubject, Mode, OsRandom, Policy,
-    PolicyBuilder, Random, RandomError, RaspStepUp, Sensitive, Sensitivity, StepUpState,
-    SystemClock, TokenConfig, TotpSecret, step_up_routes,
+    Clock, ConfigError, Exclusion, Identity, IdentityProvider, InspectionRules, LoginSubject, Mode,
+    OsRandom, Policy, PolicyBuilder, Random, RandomError, RaspStepUp, Sensitive, Sensitivity,
+    StepUpState, SystemClock, TokenConfig, TotpSecret, step_up_routes,
 };
 use rasp_stepup::{RiskRules, Stores};
 use rasp_stepup_redis::{RedisStore, RedisStoreError};
@@ -74,6 +74,31 @@ pub struct BankOptions {
     pub data_dir: Option<PathBuf>,
     /// `host:port` pairs `/demo/webhook-test` fetches without the URL guard.
     pub webhook_allow: Vec<String>,
+    /// An identity provider whose access tokens are accepted beside the
+    /// bank's own `/login` tokens.
+    pub identity_provider: Option<ProviderOptions>,
+}
+
+/// Where an identity provider's keys come from, and the claims its
+/// tokens must carry.
+#[derive(Debug, Clone)]
+pub struct ProviderOptions {
+    /// The key source.
+    pub keys: ProviderKeys,
+    /// The `iss` of its tokens (for [`ProviderKeys::Oidc`], the issuer
+    /// URL itself).
+    pub issuer: String,
+    /// The `aud` its tokens must name (default [`AUDIENCE`]).
+    pub audience: String,
+}
+
+/// An identity provider's key source.
+#[derive(Debug, Clone)]
+pub enum ProviderKeys {
+    /// A JWK Set URL (`--jwks-url`).
+    Jwks(String),
+    /// OpenID Connect discovery at the issuer (`--oidc-issuer`).
+    Oidc,
 }
 
 /// The bank could not be configured.
@@ -158,6 +183,7 @@ impl BankOptions {
             redis_prefix: "bank:".into(),
             database_url: None,
             data_dir: None,
+            identity_provider: None,
             webhook_allow: Vec::new(),
         }
     }
@@ -210,11 +236,21 @@ pub fn policy_builder(opts: &BankOptions) -> PolicyBuilder {
             class: None,
         }))
         .mode(opts.mode)
-        .tokens(
-            TokenConfig::ed25519_from_seed(opts.token_seed)
-                .issuer(ISSUER)
-                .audience(AUDIENCE),
-        )
+        .tokens(token_config(opts))
+}
+
+fn token_config(opts: &BankOptions) -> TokenConfig {
+    let tokens = TokenConfig::ed25519_from_seed(opts.token_seed)
+        .issuer(ISSUER)
+        .audience(AUDIENCE);
+    let Some(idp) = &opts.identity_provider else {
+        return tokens;
+    };
+    let provider = match &idp.keys {
+        ProviderKeys::Jwks(url) => IdentityProvider::jwks(url, &idp.issuer),
+        ProviderKeys::Oidc => IdentityProvider::oidc(&idp.issuer),
+    };
+    tokens.identity_provider(provider.audience(&idp.audience))
 }
 
 /// The bank's policy again, from `toml` (the policy file as it reads

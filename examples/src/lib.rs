@@ -2,6 +2,7 @@
 //! routes, users and JSON shapes are a documented contract (README).
 
 pub mod bank;
+pub mod cli;
 pub mod demo;
 pub mod metrics;
 pub mod serve;

@@ -6,6 +6,7 @@ mod demo;
 mod entry;
 mod fault;
 mod flow;
+mod idp;
 mod lockout;
 mod metrics;
 mod proxies;

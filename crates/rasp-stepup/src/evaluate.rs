@@ -158,8 +158,15 @@ pub(crate) async fn verify_bearer(
     user_agent: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<Result<Identity, TokenError>, StoreError> {
-    let identity = match policy.tokens.verify(token, now) {
+    let identity = match policy.tokens.verify(token, now).await {
         Ok(id) => id,
+        // Keys that cannot be had are an outage of a dependency, not a
+        // bad token: the route's fail mode decides.
+        Err(TokenError::KeysUnavailable) => {
+            return Err(StoreError::Unavailable(
+                "identity provider keys unavailable".into(),
+            ));
+        }
         Err(e) => return Ok(Err(e)),
     };
     let d = identity.data();

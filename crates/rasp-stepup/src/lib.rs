@@ -127,6 +127,7 @@
 //! | `axum` | yes | `MatchedPath` route matching, [`step_up_routes`], [`check_routes`], the [`Identity`] extractor |
 //! | `geoip` | yes | [`risk::GeoIp`]: location, network operator and anonymity signals from MaxMind databases (`maxminddb`) |
 //! | `metrics` | yes | counters through the `metrics` facade (decisions, verifications, findings, signals, store errors, token cache; see docs/operations.md): nothing is recorded until the application installs a recorder |
+//! | `jwks` | no | [`IdentityProvider`]: base tokens of an identity provider (Auth0, Okta, Keycloak, Entra ID, any OpenID Connect issuer), keys from its JWK Set fetched with `reqwest` over rustls |
 //! | `sqlx-postgres`, `sqlx-sqlite`, `sqlx-mysql` | no | `sink::sqlx`: `sqlx` query builders behind the SQL guard |
 //! | `reqwest` | no | `sink::UrlGuard`: the URL guard as a `reqwest-middleware` middleware |
 //! | `process` | no | `sink::command`: the exec guard for `std::process::Command` |
@@ -181,6 +182,8 @@ pub use stepup::{
     TotpSecret, TotpSecrets, VerifyError,
 };
 pub use store::{MemoryStore, StoreError, Stores, SubjectLimits};
+#[cfg(feature = "jwks")]
+pub use token::IdentityProvider;
 pub use token::{
     ACCESS_TOKEN_TYPE, ELEVATED_TOKEN_TYPE, Identity, TokenConfig, TokenError, Tokens,
 };

@@ -110,3 +110,17 @@ pub(crate) fn token_cache(hit: bool) {
     #[cfg(not(feature = "metrics"))]
     let _ = hit;
 }
+
+/// One fetch of an identity provider's keys: `ok` or `error`.
+#[cfg(feature = "jwks")]
+pub(crate) fn key_fetch(issuer: &str, outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(
+        "rasp_key_fetches_total",
+        "issuer" => issuer.to_owned(),
+        "outcome" => outcome,
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (issuer, outcome);
+}

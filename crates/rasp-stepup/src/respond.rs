@@ -234,6 +234,7 @@ pub(crate) fn respond_for<B: From<Bytes>>(
     keep_protocol(default, |d| hook.respond(&decision, d)).map(B::from)
 }
 
+#[cfg(feature = "axum")]
 /// The verify route's answer to a failure under policy `p`: its
 /// responder's `respond_verify`, and its choice of `WWW-Authenticate`.
 pub(crate) fn verify_failure_for<B: From<Bytes>>(

@@ -35,6 +35,7 @@ pub use future::ResponseFuture;
 use future::{AfterBody, Meta, attach};
 
 use crate::decision::RejectionKind;
+#[cfg(feature = "axum")]
 use crate::error::ConfigError;
 use crate::evaluate::{self, Evaluation, Input, StepUpContext};
 use crate::evaluate::{budget_decision, injection_decision};
@@ -628,11 +629,13 @@ impl RouteProbe {
         }
     }
 
+    #[cfg(feature = "axum")]
     fn seen(&self) -> Option<Option<String>> {
         self.0.lock().ok().and_then(|s| s.clone())
     }
 }
 
+#[cfg(feature = "axum")]
 fn probe_path(template: &str) -> String {
     let mut out = String::with_capacity(template.len());
     let mut in_param = false;

@@ -132,6 +132,7 @@ impl PolicyFile {
         f.leeway = t.leeway.or(f.leeway);
         f.elevated_ttl = t.elevated_ttl.or(f.elevated_ttl);
         f.base_token_types = t.base_token_types.or(f.base_token_types.take());
+        f.identity_providers = t.identity_providers.or(f.identity_providers.take());
         Ok(b)
     }
 }

@@ -387,6 +387,7 @@ impl Policy {
         unused
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn route_keys(&self) -> &[RouteKey] {
         self.inner.routes.keys()
     }
@@ -753,7 +754,7 @@ impl PolicyBuilder {
         let tokens = self
             .tokens
             .ok_or(ConfigError::Missing("tokens"))?
-            .apply_file(self.file_tokens);
+            .apply_file(self.file_tokens)?;
         let tokens = Tokens::new(tokens)?;
         crate::inspect::validate(&self.inspection).map_err(|reason| ConfigError::Invalid {
             setting: "inspection",

@@ -22,6 +22,93 @@ pub(crate) struct TokenSection {
     pub(crate) leeway: Option<u64>,
     pub(crate) elevated_ttl: Option<u64>,
     pub(crate) base_token_types: Option<Vec<String>>,
+    /// `[[tokens.identity_providers]]`: replaces the providers given in code.
+    pub(crate) identity_providers: Option<Vec<ProviderSection>>,
+}
+
+/// One `[[tokens.identity_providers]]` table.
+#[cfg_attr(
+    not(feature = "jwks"),
+    expect(
+        dead_code,
+        reason = "read only with the `jwks` feature; refused without it"
+    )
+)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProviderSection {
+    jwks_url: Option<String>,
+    oidc_issuer: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    algorithms: Option<Vec<String>>,
+    token_types: Option<Vec<String>>,
+    session_claim: Option<String>,
+    subject_prefix: Option<String>,
+    refetch_interval: Option<u64>,
+    max_stale: Option<u64>,
+    timeout: Option<u64>,
+}
+
+#[cfg(feature = "jwks")]
+impl ProviderSection {
+    fn into_provider(self) -> Result<super::IdentityProvider, ConfigError> {
+        use super::IdentityProvider;
+        let invalid = |reason: &str| ConfigError::Invalid {
+            setting: "tokens.identity_providers",
+            reason: reason.into(),
+        };
+        let mut p = match (self.jwks_url, self.oidc_issuer, self.issuer) {
+            (Some(url), None, Some(iss)) => IdentityProvider::jwks(url, iss),
+            (Some(_), None, None) => {
+                return Err(invalid("jwks_url needs issuer (the tokens' iss)"));
+            }
+            (None, Some(iss), None) => IdentityProvider::oidc(iss),
+            (None, Some(_), Some(_)) => {
+                return Err(invalid("oidc_issuer is the tokens' iss: drop issuer"));
+            }
+            (Some(_), Some(_), _) => {
+                return Err(invalid("jwks_url and oidc_issuer exclude each other"));
+            }
+            (None, None, _) => return Err(invalid("each provider needs jwks_url or oidc_issuer")),
+        };
+        if let Some(v) = self.audience {
+            p = p.audience(v);
+        }
+        if let Some(names) = self.algorithms {
+            let mut algs = Vec::new();
+            for n in names {
+                algs.push(n.parse::<jsonwebtoken::Algorithm>().map_err(|_| {
+                    ConfigError::Invalid {
+                        setting: "tokens.identity_providers.algorithms",
+                        reason: format!(
+                            "{n:?} is not a JWS algorithm (RS256, PS256, ES256, EdDSA…)"
+                        ),
+                    }
+                })?);
+            }
+            p = p.algorithms(algs);
+        }
+        if let Some(v) = self.token_types {
+            p = p.token_types(v);
+        }
+        if let Some(v) = self.session_claim {
+            p = p.session_claim(v);
+        }
+        if let Some(v) = self.subject_prefix {
+            p = p.subject_prefix(v);
+        }
+        if let Some(v) = self.refetch_interval {
+            p = p.refetch_interval(Duration::from_secs(v));
+        }
+        if let Some(v) = self.max_stale {
+            p = p.max_stale(Duration::from_secs(v));
+        }
+        if let Some(v) = self.timeout {
+            p = p.timeout(Duration::from_secs(v));
+        }
+        Ok(p)
+    }
 }
 
 enum KeyMaterial {
@@ -59,6 +146,8 @@ pub struct TokenConfig {
     pub(crate) base_types: Vec<String>,
     pub(crate) key_id: Option<String>,
     pub(crate) cache_capacity: usize,
+    #[cfg(feature = "jwks")]
+    pub(crate) providers: Vec<super::IdentityProvider>,
 }
 
 impl fmt::Debug for TokenConfig {
@@ -67,15 +156,17 @@ impl fmt::Debug for TokenConfig {
             KeyMaterial::Hs256(_) => "HS256",
             _ => "EdDSA",
         };
-        f.debug_struct("TokenConfig")
-            .field("alg", &alg)
+        let mut d = f.debug_struct("TokenConfig");
+        d.field("alg", &alg)
             .field("key", &"<redacted>")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .field("elevated_ttl", &self.elevated_ttl)
-            .field("base_types", &self.base_types)
-            .finish_non_exhaustive()
+            .field("base_types", &self.base_types);
+        #[cfg(feature = "jwks")]
+        d.field("identity_providers", &self.providers);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -102,6 +193,8 @@ impl TokenConfig {
             base_types: vec!["at+jwt".into(), "JWT".into()],
             key_id: None,
             cache_capacity: 10_000,
+            #[cfg(feature = "jwks")]
+            providers: Vec::new(),
         }
     }
 
@@ -177,7 +270,16 @@ impl TokenConfig {
         self
     }
 
-    pub(crate) fn apply_file(mut self, file: TokenSection) -> Self {
+    /// Also accept base tokens of an identity provider (feature `jwks`):
+    /// its access tokens, verified with the keys it publishes. May be
+    /// called once per provider; each needs its own issuer.
+    #[cfg(feature = "jwks")]
+    pub fn identity_provider(mut self, provider: super::IdentityProvider) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    pub(crate) fn apply_file(mut self, file: TokenSection) -> Result<Self, ConfigError> {
         if let Some(v) = file.issuer {
             self.issuer = Some(v);
         }
@@ -193,7 +295,23 @@ impl TokenConfig {
         if let Some(v) = file.base_token_types {
             self.base_types = v;
         }
-        self
+        if let Some(providers) = file.identity_providers {
+            #[cfg(feature = "jwks")]
+            {
+                self.providers = providers
+                    .into_iter()
+                    .map(ProviderSection::into_provider)
+                    .collect::<Result<_, _>>()?;
+            }
+            #[cfg(not(feature = "jwks"))]
+            if !providers.is_empty() {
+                return Err(ConfigError::Invalid {
+                    setting: "tokens.identity_providers",
+                    reason: "identity providers need the crate feature `jwks`".into(),
+                });
+            }
+        }
+        Ok(self)
     }
 
     pub(crate) fn keys(&self) -> Result<Keys, ConfigError> {

@@ -9,6 +9,8 @@
 
 mod config;
 mod identity;
+#[cfg(feature = "jwks")]
+mod provider;
 
 use std::fmt;
 use std::time::Duration;
@@ -20,6 +22,8 @@ pub use config::TokenConfig;
 pub(crate) use config::TokenSection;
 pub use identity::Identity;
 pub(crate) use identity::IdentityData;
+#[cfg(feature = "jwks")]
+pub use provider::IdentityProvider;
 
 use crate::clock::Timestamp;
 use crate::error::ConfigError;
@@ -52,6 +56,10 @@ pub enum TokenError {
     WrongSession,
     /// Minting failed (key unusable).
     Signing,
+    /// The keys of the token's identity provider could not be had (never
+    /// fetched, or stale past their limit while the provider is down).
+    /// Answered as a failing store is, not as `invalid_token`.
+    KeysUnavailable,
 }
 
 impl TokenError {
@@ -78,6 +86,7 @@ impl fmt::Display for TokenError {
             Self::WrongDevice => "token bound to another device",
             Self::WrongSession => "token bound to another session",
             Self::Signing => "token signing failed",
+            Self::KeysUnavailable => "identity provider keys unavailable",
         };
         f.write_str(s)
     }
@@ -163,6 +172,8 @@ pub struct Tokens {
     base_types: Vec<String>,
     validation: Validation,
     cache: BoundedMap<Box<str>, Identity>,
+    #[cfg(feature = "jwks")]
+    providers: Vec<provider::Provider>,
 }
 
 impl fmt::Debug for Tokens {
@@ -214,6 +225,20 @@ impl Tokens {
                 reason: "at most 300 s".into(),
             });
         }
+        #[cfg(feature = "jwks")]
+        let providers = {
+            let mut providers: Vec<provider::Provider> = Vec::new();
+            for p in config.providers {
+                if providers.iter().any(|q| q.issuer() == p.issuer) {
+                    return Err(ConfigError::Invalid {
+                        setting: "tokens.identity_providers.issuer",
+                        reason: format!("{:?} is given twice", p.issuer),
+                    });
+                }
+                providers.push(provider::Provider::new(p, &issuer)?);
+            }
+            providers
+        };
         let mut validation = Validation::new(keys.alg);
         // Time claims are checked against the injected clock below; presence
         // of every registered claim we rely on is enforced here, because
@@ -235,6 +260,8 @@ impl Tokens {
             base_types: config.base_types,
             validation,
             cache: BoundedMap::new(config.cache_capacity, WhenFull::EvictSoonest),
+            #[cfg(feature = "jwks")]
+            providers,
         };
         // Prove the key pair works now rather than on the first request.
         let probe = tokens
@@ -330,13 +357,13 @@ impl Tokens {
     /// claims, time), answering from the cache when it was verified before.
     ///
     /// Revocation and device binding are the caller's next steps.
-    pub(crate) fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, TokenError> {
+    pub(crate) async fn verify(&self, token: &str, now: Timestamp) -> Result<Identity, TokenError> {
         let cached = self.cache.get(token, now);
         crate::metrics::token_cache(cached.is_some());
         let identity = match cached {
             Some(hit) => hit,
             None => {
-                let identity = self.decode(token)?;
+                let identity = self.decode_any(token, now).await?;
                 let expires =
                     Timestamp::from_secs(identity.data().expires_at.saturating_add(self.leeway));
                 let _ = self.cache.update(token.into(), now, |_| {
@@ -355,6 +382,28 @@ impl Tokens {
             return Err(TokenError::NotYetValid);
         }
         Ok(identity)
+    }
+
+    /// An identity provider's token when its (unverified) `iss` names one,
+    /// else the policy's own.
+    async fn decode_any(&self, token: &str, now: Timestamp) -> Result<Identity, TokenError> {
+        #[cfg(feature = "jwks")]
+        if !self.providers.is_empty() {
+            let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+            let elevated = header
+                .typ
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case(ELEVATED_TOKEN_TYPE));
+            if !elevated
+                && let Some(iss) = provider::unverified_issuer(token)
+                && let Some(p) = self.providers.iter().find(|p| p.issuer() == iss)
+            {
+                return p.verify(token, &header, now).await;
+            }
+        }
+        #[cfg(not(feature = "jwks"))]
+        let _ = now;
+        self.decode(token)
     }
 
     fn decode(&self, token: &str) -> Result<Identity, TokenError> {
