@@ -56,6 +56,15 @@ impl Signer {
         }
     }
 
+    fn ed(file: &'static str) -> Self {
+        let key = EncodingKey::from_ed_pem(&pem(file)).expect("Ed25519 key");
+        Self {
+            kid: file,
+            key,
+            jwk_alg: Some(Algorithm::EdDSA),
+        }
+    }
+
     /// The public half as a JWK.
     fn jwk(&self) -> Value {
         let alg = self.jwk_alg.unwrap_or(Algorithm::RS256);
@@ -231,6 +240,39 @@ async fn rs256_and_es256_tokens_walk_the_flow_and_follow_a_rotation() {
     let ch = bank.challenge(&es2).await;
     let v = bank.verify(&es2, &ch, &bank.code()).await;
     assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
+}
+
+#[tokio::test]
+async fn eddsa_tokens_and_a_sid_are_taken_as_given() {
+    let (idp, base) = start_idp().await;
+    let ed = Signer::ed("ed-1");
+    let ec = Signer::ec("ec-1");
+    idp.publish(&[&ed, &ec]);
+    let bank = jwks_bank(&base).await;
+    let mut c = claims("alice", "e1");
+    c["sid"] = json!("login-42");
+    let t = ed.token(Algorithm::EdDSA, &c);
+    assert_eq!(account(&bank, &t).await, (StatusCode::OK, "alice".into()));
+    // the elevated token carries the provider's session
+    let ch = bank.challenge(&t).await;
+    let v = bank.verify(&t, &ch, &bank.code()).await;
+    assert_eq!(v.status, StatusCode::OK, "{:?}", v.json);
+    let elevated = v.json["access_token"].as_str().expect("token");
+    let payload = elevated.split('.').nth(1).expect("payload");
+    let minted: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64"),
+    )
+    .expect("json");
+    assert_eq!(minted["sid"], "login-42");
+    assert_eq!(minted["sub"], "alice");
+    // an Ed25519 key does not verify an ES256 signature made with it named
+    let mut header = Header::new(Algorithm::ES256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some("ed-1".into());
+    let t = jsonwebtoken::encode(&header, &claims("alice", "e2"), &ec.key).expect("sign");
+    assert_eq!(account(&bank, &t).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
