@@ -3,6 +3,9 @@
 
 use std::net::SocketAddr;
 
+mod cluster;
+pub use cluster::RedisCluster;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::header::HeaderMap;

@@ -64,6 +64,9 @@ pub struct BankOptions {
     pub geoip_anonymous: Option<PathBuf>,
     /// Shared state in Redis (`redis://host:port/db`) instead of memory.
     pub redis_url: Option<String>,
+    /// Shared state in a Redis Cluster instead: some of its nodes
+    /// (`redis://host:port`; the rest are discovered). Excludes `redis_url`.
+    pub redis_cluster: Vec<String>,
     /// Key prefix in Redis.
     pub redis_prefix: String,
     /// The demonstration routes' database (`sqlite:…` or `postgres://…`;
@@ -180,6 +183,7 @@ impl BankOptions {
             geoip_asn: None,
             geoip_anonymous: None,
             redis_url: None,
+            redis_cluster: Vec::new(),
             redis_prefix: "bank:".into(),
             database_url: None,
             data_dir: None,
@@ -285,10 +289,18 @@ pub fn policy(opts: &BankOptions, clock: impl Clock) -> Result<Policy, BankError
     let mut b = policy_builder(opts)
         .with_clock(clock)
         .risk(risk_rules(opts)?);
-    if let Some(url) = &opts.redis_url {
-        let store = RedisStore::builder(url.as_str())
-            .prefix(opts.redis_prefix.as_str())
-            .connect()?;
+    let redis = match (&opts.redis_url, opts.redis_cluster.as_slice()) {
+        (Some(url), []) => Some(RedisStore::builder(url.as_str())),
+        (None, []) => None,
+        (None, nodes) => Some(RedisStore::cluster(nodes.iter().cloned())),
+        (Some(_), _) => {
+            return Err(BankError::Redis(RedisStoreError::new(
+                "a Redis URL and a Redis Cluster exclude each other",
+            )));
+        }
+    };
+    if let Some(redis) = redis {
+        let store = redis.prefix(opts.redis_prefix.as_str()).connect()?;
         b = b.with_stores(Stores::from_backend(Arc::new(store)));
     }
     if let Some(doc) = &opts.policy_toml {

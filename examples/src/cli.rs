@@ -14,7 +14,7 @@ use crate::serve::ServeLimits;
 pub const USAGE: &str = "usage: bank [--port N] [--monitor] [--policy FILE] [--trust-proxy CIDR]... \
 [--client-ip-header NAME] [--ipv6-prefix BITS] \
 [--header-timeout SECS] [--body-timeout SECS] [--max-connections N] [--log-format json|text] \
-[--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL] [--redis-prefix P] \
+[--geoip-city PATH] [--geoip-asn PATH] [--geoip-anonymous PATH] [--redis URL | --redis-cluster URL,URL,…] [--redis-prefix P] \
 [--token-seed HEX64] [--jwks-url URL --base-issuer ISS | --oidc-issuer URL] [--base-audience AUD] [--metrics-addr ADDR] [--database-url URL] [--data-dir DIR] [--webhook-allow HOST:PORT]...  \
 (env: RASP_REDIS_URL, RASP_TOKEN_SEED, RASP_DATABASE_URL)";
 
@@ -158,6 +158,18 @@ pub fn parse(
                     Some(args.next().ok_or("--geoip-anonymous needs a path")?.into());
             }
             "--redis" => opts.redis_url = Some(args.next().ok_or("--redis needs a URL")?),
+            "--redis-cluster" => {
+                let v = args.next().ok_or("--redis-cluster needs URL,URL,…")?;
+                opts.redis_cluster = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|u| !u.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if opts.redis_cluster.is_empty() {
+                    return Err("--redis-cluster needs at least one node URL".into());
+                }
+            }
             "--redis-prefix" => {
                 opts.redis_prefix = args.next().ok_or("--redis-prefix needs a value")?
             }
@@ -199,6 +211,9 @@ pub fn parse(
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
+    }
+    if opts.redis_url.is_some() && !opts.redis_cluster.is_empty() {
+        return Err("--redis and --redis-cluster exclude each other".into());
     }
     let keys = match (jwks_url, oidc_issuer, &base_issuer) {
         (Some(_), Some(_), _) => {

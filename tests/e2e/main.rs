@@ -2,6 +2,7 @@
 
 mod adapters;
 mod bodies;
+mod cluster;
 mod demo;
 mod entry;
 mod fault;

@@ -37,8 +37,12 @@ use rasp_stepup::store::{
     StoreError, StoreFuture, SubjectGate, SubjectLimits,
 };
 use rasp_stepup::{Sensitivity, Timestamp};
+use std::sync::Arc;
+
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
 
 /// How long per-subject failure state is kept at least (as the memory store).
 const ATTEMPT_TTL_FLOOR: Duration = Duration::from_secs(24 * 3600);
@@ -55,13 +59,28 @@ impl fmt::Display for RedisStoreError {
 
 impl std::error::Error for RedisStoreError {}
 
+impl RedisStoreError {
+    /// An error with this reason (for applications that check their own
+    /// Redis settings before connecting).
+    #[must_use]
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self(reason.into())
+    }
+}
+
 /// Builds a [`RedisStore`].
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct RedisStoreBuilder {
-    url: String,
+    target: Target,
     prefix: String,
     timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Single(String),
+    Cluster(Vec<String>),
 }
 
 impl RedisStoreBuilder {
@@ -93,16 +112,41 @@ impl RedisStoreBuilder {
                 "connect must be called inside a Tokio runtime".into(),
             ));
         }
-        let client =
-            redis::Client::open(self.url.as_str()).map_err(|e| RedisStoreError(e.to_string()))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let conn = client
-            .get_connection_manager_lazy(config)
-            .map_err(|e| RedisStoreError(e.to_string()))?;
+        let conn = match &self.target {
+            Target::Single(url) => {
+                let client = redis::Client::open(url.as_str())
+                    .map_err(|e| RedisStoreError(e.to_string()))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                Conn::Single(
+                    client
+                        .get_connection_manager_lazy(config)
+                        .map_err(|e| RedisStoreError(e.to_string()))?,
+                )
+            }
+            Target::Cluster(nodes) => {
+                if nodes.is_empty() {
+                    return Err(RedisStoreError(
+                        "a cluster needs at least one node URL".into(),
+                    ));
+                }
+                let client = ClusterClient::builder(nodes.iter().map(String::as_str))
+                    .connection_timeout(self.timeout)
+                    .response_timeout(self.timeout)
+                    .retries(2)
+                    .min_retry_wait(10)
+                    .max_retry_wait(100)
+                    .build()
+                    .map_err(|e| RedisStoreError(e.to_string()))?;
+                Conn::Cluster(Arc::new(LazyCluster {
+                    client,
+                    conn: tokio::sync::OnceCell::new(),
+                }))
+            }
+        };
         Ok(RedisStore {
             conn,
             prefix: self.prefix,
@@ -111,10 +155,75 @@ impl RedisStoreBuilder {
     }
 }
 
+/// A cluster connection made on first use (the application starts while
+/// the cluster is down), then kept: it follows `MOVED` and `ASK`, refreshes
+/// its slot map and reconnects to nodes by itself.
+struct LazyCluster {
+    client: ClusterClient,
+    conn: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+/// One Redis node through a connection manager, or a Redis Cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(Arc<LazyCluster>),
+}
+
+/// The connection a call uses (cheap clones of multiplexed handles).
+enum Handle {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Handle {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Conn {
+    async fn handle(&self) -> redis::RedisResult<Handle> {
+        match self {
+            Self::Single(c) => Ok(Handle::Single(c.clone())),
+            Self::Cluster(lazy) => lazy
+                .conn
+                .get_or_try_init(|| lazy.client.get_async_connection())
+                .await
+                .map(|c| Handle::Cluster(c.clone())),
+        }
+    }
+}
+
 /// Every `rasp-stepup` store trait on Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: String,
     timeout: Duration,
 }
@@ -140,7 +249,24 @@ impl RedisStore {
     /// Starts a store for `url` (`redis://host:port/db`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
-            url: url.into(),
+            target: Target::Single(url.into()),
+            prefix: "rasp:".into(),
+            timeout: Duration::from_millis(250),
+        }
+    }
+
+    /// Starts a store on a Redis Cluster, given one or more of its nodes
+    /// (`redis://host:port`; the rest are discovered). Every script's keys
+    /// share one hash slot (see `docs/deployment.md`); `MOVED` and `ASK`
+    /// are followed, and a node that fails over or comes back is found
+    /// again without a restart.
+    pub fn cluster<I, S>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        RedisStoreBuilder {
+            target: Target::Cluster(nodes.into_iter().map(Into::into).collect()),
             prefix: "rasp:".into(),
             timeout: Duration::from_millis(250),
         }
@@ -150,12 +276,29 @@ impl RedisStore {
         format!("{}{kind}:{id}", self.prefix)
     }
 
+    /// The two keys of a subject's attempt state (state hash, failure
+    /// times), which one script updates together: one hash tag, never
+    /// empty (`{}` would hash the whole key), so one slot of a cluster.
+    /// Public for the test that asks a cluster for their slots.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn attempt_keys(&self, subject: &str) -> [String; 2] {
+        [
+            self.key("at", &format!("{{@{subject}}}:s")),
+            self.key("at", &format!("{{@{subject}}}:f")),
+        ]
+    }
+
     /// Runs one call with the store's timeout; every error is `Unavailable`.
-    async fn run<T, F>(&self, f: impl FnOnce(ConnectionManager) -> F) -> Result<T, StoreError>
+    async fn run<T, F>(&self, f: impl FnOnce(Handle) -> F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.timeout, f(self.conn.clone())).await {
+        let call = async {
+            let handle = self.conn.handle().await?;
+            f(handle).await
+        };
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(unavailable(e)),
             Err(_) => Err(StoreError::Unavailable("redis call timed out".into())),
@@ -308,8 +451,7 @@ impl AttemptStore for RedisStore {
     ) -> StoreFuture<'a, SubjectGate> {
         Box::pin(async move {
             // One hash tag: both keys live in the same cluster slot.
-            let state = self.key("at", &format!("{{{subject}}}:s"));
-            let fails = self.key("at", &format!("{{{subject}}}:f"));
+            let [state, fails] = self.attempt_keys(subject);
             let ttl = ms(limits.window.max(ATTEMPT_TTL_FLOOR));
             let v: Vec<String> = self
                 .run(|mut c| async move {
@@ -354,8 +496,7 @@ impl AttemptStore for RedisStore {
 impl RedisStore {
     fn unlock_keys<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let state = self.key("at", &format!("{{{subject}}}:s"));
-            let fails = self.key("at", &format!("{{{subject}}}:f"));
+            let [state, fails] = self.attempt_keys(subject);
             self.run(|mut c| async move { c.del::<_, i64>(&[state, fails]).await })
                 .await
                 .map(|_| ())
@@ -373,19 +514,23 @@ impl RevocationStore for RedisStore {
     ) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let epoch = self.key("ep", subject);
-            let jti_key = self.key("jti", jti.unwrap_or(""));
-            let n: i64 = self
-                .run(|mut c| async move {
-                    let mut inv = scripts::IS_REVOKED.prepare_invoke();
-                    inv.key(&epoch)
-                        .key(&jti_key)
-                        .arg(issued_at)
-                        .arg(now.as_millis())
-                        .arg(u8::from(jti.is_some()));
-                    inv.invoke_async(&mut c).await
-                })
-                .await?;
-            Ok(n == 1)
+            // Both reads at once: one round trip on one connection (the
+            // commands are pipelined), one per node on a cluster.
+            let by_epoch = self.run(|mut c| async move {
+                let mut inv = scripts::IS_REVOKED.prepare_invoke();
+                inv.key(&epoch).arg(issued_at).arg(now.as_millis());
+                inv.invoke_async::<i64>(&mut c).await
+            });
+            let by_jti = async {
+                let Some(jti) = jti else {
+                    return Ok(None);
+                };
+                let key = self.key("jti", jti);
+                self.run(|mut c| async move { c.get::<_, Option<u64>>(&key).await })
+                    .await
+            };
+            let (by_epoch, by_jti) = tokio::join!(by_epoch, by_jti);
+            Ok(by_epoch? == 1 || by_jti?.is_some_and(|until| until > now.as_millis()))
         })
     }
 

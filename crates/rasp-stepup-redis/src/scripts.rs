@@ -118,17 +118,15 @@ return 1",
     )
 });
 
-/// KEYS: epoch hash, jti key. ARGV: issued_at_secs, now, check_jti (0/1). Returns 1 when revoked.
+/// KEYS: epoch hash. ARGV: issued_at_secs, now. Returns 1 when tokens
+/// issued at that time are revoked. (A token's `jti` key is read apart:
+/// it lives in another slot of a Redis Cluster.)
 pub(crate) static IS_REVOKED: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 local now = tonumber(ARGV[2])
 local v = redis.call('HMGET', KEYS[1], 'epoch', 'exp')
 if v[1] and tonumber(v[2]) > now and tonumber(ARGV[1]) < tonumber(v[1]) then return 1 end
-if ARGV[3] == '1' then
-  local u = redis.call('GET', KEYS[2])
-  if u and tonumber(u) > now then return 1 end
-end
 return 0",
     )
 });

@@ -108,9 +108,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         bank::DEMO_TOTP_SECRET
     );
     println!("mode: {:?}", policy.mode());
-    match &opts.redis_url {
-        Some(url) => println!("state: redis {url} (prefix {:?})", opts.redis_prefix),
-        None => println!("state: in memory (one process)"),
+    match (&opts.redis_url, opts.redis_cluster.as_slice()) {
+        (Some(url), _) => println!("state: redis {url} (prefix {:?})", opts.redis_prefix),
+        (None, []) => println!("state: in memory (one process)"),
+        (None, nodes) => println!(
+            "state: redis cluster {} (prefix {:?})",
+            nodes.join(","),
+            opts.redis_prefix
+        ),
     }
     println!(
         "demo routes (deliberately vulnerable, guarded): database {}, exports from {}",
