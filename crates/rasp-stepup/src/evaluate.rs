@@ -32,11 +32,17 @@ pub(crate) struct Input {
     pub(crate) entry: bool,
 }
 
+/// Store work that follows a decision without deciding anything (the
+/// subject's history saved): the layer runs it while the handler runs.
+pub(crate) type AfterFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// The result of an evaluation.
 pub(crate) struct Evaluation {
     pub(crate) decision: Decision,
     pub(crate) identity: Option<Identity>,
     pub(crate) assessment: Option<Assessment>,
+    /// To finish before the response leaves, beside the handler.
+    pub(crate) after: Option<AfterFuture>,
 }
 
 impl Evaluation {
@@ -45,6 +51,7 @@ impl Evaluation {
             decision,
             identity,
             assessment: None,
+            after: None,
         }
     }
 }
@@ -158,6 +165,24 @@ pub(crate) async fn verify_bearer(
     user_agent: Option<&[u8]>,
     now: Timestamp,
 ) -> Result<Result<Identity, TokenError>, StoreError> {
+    let identity = match verify_token(policy, token, user_agent, now).await? {
+        Ok(id) => id,
+        Err(e) => return Ok(Err(e)),
+    };
+    if is_revoked(policy, &identity, now).await? {
+        return Ok(Err(TokenError::Revoked));
+    }
+    Ok(Ok(identity))
+}
+
+/// A bearer token's signature and claims (cached) and the device binding of
+/// elevated tokens: everything but revocation, without a store call.
+async fn verify_token(
+    policy: &PolicyInner,
+    token: &str,
+    user_agent: Option<&[u8]>,
+    now: Timestamp,
+) -> Result<Result<Identity, TokenError>, StoreError> {
     let identity = match policy.tokens.verify(token, now).await {
         Ok(id) => id,
         // Keys that cannot be had are an outage of a dependency, not a
@@ -169,8 +194,7 @@ pub(crate) async fn verify_bearer(
         }
         Err(e) => return Ok(Err(e)),
     };
-    let d = identity.data();
-    if let Some(bound) = &d.device {
+    if let Some(bound) = &identity.data().device {
         let here = device_binding(user_agent);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             bound.as_bytes(),
@@ -179,16 +203,22 @@ pub(crate) async fn verify_bearer(
             return Ok(Err(TokenError::WrongDevice));
         }
     }
-    let revoked = policy
+    Ok(Ok(identity))
+}
+
+/// Whether a verified token was revoked (its subject's epoch or its `jti`).
+async fn is_revoked(
+    policy: &PolicyInner,
+    identity: &Identity,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let d = identity.data();
+    policy
         .rt
         .stores
         .revocation
         .is_revoked(&d.subject, d.token_id.as_deref(), d.issued_at, now)
-        .await?;
-    if revoked {
-        return Ok(Err(TokenError::Revoked));
-    }
-    Ok(Ok(identity))
+        .await
 }
 
 fn rate_limited(
@@ -250,14 +280,27 @@ async fn evaluate_stages(policy: &Policy, mut input: Input) -> Evaluation {
     {
         return Evaluation::plain(d, None);
     }
-    let resolved = resolve_identity(
-        p,
-        input.bearer.as_deref(),
-        input.user_agent.as_deref(),
-        input.custom.take(),
-        now,
-    )
-    .await;
+    // A bearer token alone (no session extractor): its revocation is read
+    // with the subject's quota and risk state below, in one round trip of
+    // a multiplexed store, when the level needs the identity.
+    let bearer_only = input.custom.is_none();
+    let resolved = if bearer_only {
+        match input.bearer.as_deref() {
+            Some(token) => verify_token(p, token, input.user_agent.as_deref(), now)
+                .await
+                .map(|r| r.map(Some)),
+            None => Ok(Ok(None)),
+        }
+    } else {
+        resolve_identity(
+            p,
+            input.bearer.as_deref(),
+            input.user_agent.as_deref(),
+            input.custom.take(),
+            now,
+        )
+        .await
+    };
     let identity = match resolved {
         Ok(Ok(id)) => id,
         Ok(Err(e)) if req.needs_identity() => return Evaluation::plain(invalid_token(p, e), None),
@@ -268,48 +311,120 @@ async fn evaluate_stages(policy: &Policy, mut input: Input) -> Evaluation {
         Err(_) => None,
     };
     let (Some(id), true) = (&identity, req.needs_identity()) else {
+        // A level without an identity requirement still hands the handler
+        // only an identity whose token is not revoked.
+        let identity = match identity {
+            Some(id) if bearer_only && !matches!(is_revoked(p, &id, now).await, Ok(false)) => None,
+            other => other,
+        };
         let user_agent = input.user_agent.as_deref();
         let decision = decide(policy, identity.as_ref(), level, None, user_agent, now).await;
         return Evaluation::plain(decision, identity);
     };
     let user_agent = input.user_agent.as_deref();
-    let (decision, assessment) =
-        judge_subject(policy, level, &input.risk, user_agent, id, now).await;
+    let subject = Subject {
+        id,
+        level,
+        risk: &input.risk,
+        user_agent,
+        check_revocation: bearer_only,
+    };
+    let judged = judge_subject(policy, subject, now).await;
+    let identity = judged.revoked.is_none().then_some(identity).flatten();
     Evaluation {
-        decision,
+        decision: judged.decision,
         identity,
-        assessment,
+        assessment: judged.assessment,
+        after: judged.save,
     }
 }
 
-/// An authenticated subject on a level that needs one: its quota, the risk
-/// of the request (history read and saved around it; a deny-listed network
-/// is one of its signals), then the requirement.
-async fn judge_subject(
-    policy: &Policy,
+/// An identity on a level that needs one, and what the judging reads.
+struct Subject<'a> {
+    id: &'a Identity,
     level: Sensitivity,
-    risk: &RiskInput,
-    user_agent: Option<&[u8]>,
-    id: &Identity,
-    now: Timestamp,
-) -> (Decision, Option<Assessment>) {
+    risk: &'a RiskInput,
+    user_agent: Option<&'a [u8]>,
+    /// The identity is a bearer token's whose revocation is not read yet.
+    check_revocation: bool,
+}
+
+/// What [`judge_subject`] found.
+struct Judged {
+    decision: Decision,
+    assessment: Option<Assessment>,
+    /// The subject's history saved (after the decision, beside the handler).
+    save: Option<AfterFuture>,
+    /// The token turned out revoked (the decision says `invalid_token`).
+    revoked: Option<()>,
+}
+
+/// An authenticated subject on a level that needs one: revocation (when
+/// asked), its quota and the risk state of the request read at once (one
+/// round trip on a multiplexed store), then the risk and the requirement;
+/// the history save is left to run beside the handler.
+async fn judge_subject(policy: &Policy, s: Subject<'_>, now: Timestamp) -> Judged {
     let p = &*policy.inner;
+    let (level, id) = (s.level, s.id);
     let quota = p.risk.rate.per_subject[level];
     let key = RateKey::Subject(level, id.subject().into());
-    if let Some(d) = check_quota(p, level, "subject", key, quota, now).await {
-        return (d, None);
-    }
-    let (assessment, pending) = match assess(&p.risk, &p.rt.stores, id.subject(), risk, now).await {
-        Ok(r) => r,
-        Err(e) => return (store_failed(p, level, &e), None),
+    let revocation = async {
+        if s.check_revocation {
+            Some(is_revoked(p, id, now).await)
+        } else {
+            None
+        }
     };
-    let decision = decide_with_risk(policy, id, level, &assessment, user_agent, now).await;
-    let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
-    if let Err(e) = settle(&p.risk, &p.rt.stores, id.subject(), pending, confirm, now).await {
-        crate::metrics::store_error("settle");
-        tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
+    let (revoked, throttled, assessed) = crate::join::join3(
+        revocation,
+        check_quota(p, level, "subject", key, quota, now),
+        assess(&p.risk, &p.rt.stores, id.subject(), s.risk, now),
+    )
+    .await;
+    let stop = |decision| Judged {
+        decision,
+        assessment: None,
+        save: None,
+        revoked: None,
+    };
+    match revoked {
+        Some(Ok(true)) => {
+            return Judged {
+                revoked: Some(()),
+                ..stop(invalid_token(p, TokenError::Revoked))
+            };
+        }
+        Some(Err(e)) => {
+            return Judged {
+                revoked: Some(()),
+                ..stop(store_failed(p, level, &e))
+            };
+        }
+        Some(Ok(false)) | None => {}
     }
-    (decision, Some(assessment))
+    if let Some(d) = throttled {
+        return stop(d);
+    }
+    let (assessment, pending) = match assessed {
+        Ok(r) => r,
+        Err(e) => return stop(store_failed(p, level, &e)),
+    };
+    let decision = decide_with_risk(policy, id, level, &assessment, s.user_agent, now).await;
+    let confirm = decision == Decision::Allow && assessment.score < p.risk.confirm_below;
+    let (policy, subject) = (policy.clone(), id.subject().to_owned());
+    let save: AfterFuture = Box::pin(async move {
+        let p = &*policy.inner;
+        if let Err(e) = settle(&p.risk, &p.rt.stores, &subject, pending, confirm, now).await {
+            crate::metrics::store_error("settle");
+            tracing::warn!(target: "rasp::decision", error = %e, "could not save risk history");
+        }
+    });
+    Judged {
+        decision,
+        assessment: Some(assessment),
+        save: Some(save),
+        revoked: None,
+    }
 }
 
 /// Risk thresholds first, then the requirement.

@@ -45,6 +45,45 @@ pub async fn join_all<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_
     .await
 }
 
+/// Polls two futures concurrently (one task) and returns their outputs.
+pub(crate) async fn join2<A, B>(a: A, b: B) -> (A::Output, B::Output)
+where
+    A: Future,
+    B: Future,
+{
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(move |cx| {
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() {
+            Poll::Ready((ra.take().expect("ready"), rb.take().expect("ready")))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Polls three futures concurrently (one task) and returns their outputs.
+pub(crate) async fn join3<A, B, C>(a: A, b: B, c: C) -> (A::Output, B::Output, C::Output)
+where
+    A: Future,
+    B: Future,
+    C: Future,
+{
+    let ((a, b), c) = join2(join2(a, b), c).await;
+    (a, b, c)
+}
+
 /// Polls four futures concurrently (one task) and returns their outputs.
 pub(crate) async fn join4<A, B, C, D>(
     a: A,
@@ -58,39 +97,6 @@ where
     C: Future,
     D: Future,
 {
-    let (mut a, mut b, mut c, mut d) = (Box::pin(a), Box::pin(b), Box::pin(c), Box::pin(d));
-    let (mut ra, mut rb, mut rc, mut rd) = (None, None, None, None);
-    std::future::poll_fn(move |cx| {
-        if ra.is_none()
-            && let Poll::Ready(v) = a.as_mut().poll(cx)
-        {
-            ra = Some(v);
-        }
-        if rb.is_none()
-            && let Poll::Ready(v) = b.as_mut().poll(cx)
-        {
-            rb = Some(v);
-        }
-        if rc.is_none()
-            && let Poll::Ready(v) = c.as_mut().poll(cx)
-        {
-            rc = Some(v);
-        }
-        if rd.is_none()
-            && let Poll::Ready(v) = d.as_mut().poll(cx)
-        {
-            rd = Some(v);
-        }
-        if ra.is_some() && rb.is_some() && rc.is_some() && rd.is_some() {
-            Poll::Ready((
-                ra.take().expect("ready"),
-                rb.take().expect("ready"),
-                rc.take().expect("ready"),
-                rd.take().expect("ready"),
-            ))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
+    let ((a, b), (c, d)) = join2(join2(a, b), join2(c, d)).await;
+    (a, b, c, d)
 }

@@ -305,6 +305,10 @@ pin_project! {
             // the request's inputs, current while the handler runs, and
             // what a sink guard's hit is answered with
             sink_watch: Option<SinkWatch>,
+            // the evaluation's store work left to run beside the handler
+            // (the subject's history saved): the response waits for it, so
+            // a client's next request sees it
+            after: Option<ObserveFuture>,
         },
         Observing {
             fut: ObserveFuture,
@@ -336,6 +340,7 @@ where
                 monitored: None,
                 finish: None,
                 sink_watch: None,
+                after: None,
             },
         }
     }
@@ -351,6 +356,7 @@ where
                 monitored,
                 finish: None,
                 sink_watch,
+                after: None,
             },
         }
     }
@@ -487,7 +493,13 @@ where
                     monitored,
                     finish,
                     sink_watch,
+                    after,
                 } => {
+                    if let Some(a) = after
+                        && a.as_mut().poll(cx).is_ready()
+                    {
+                        *after = None;
+                    }
                     let entered = sink_watch
                         .as_ref()
                         .map(|g| crate::sink::enter(g.scope.clone()));
@@ -505,12 +517,16 @@ where
                         }
                         None => None,
                     };
-                    let fut: ObserveFuture = match (flag, observe) {
-                        (None, None) => return Poll::Ready(Ok(res)),
-                        (Some(one), None) | (None, Some(one)) => one,
-                        (Some(a), Some(b)) => Box::pin(async move {
+                    let mut rest = [after.take(), flag, observe].into_iter().flatten();
+                    let fut: ObserveFuture = match (rest.next(), rest.next(), rest.next()) {
+                        (None, ..) => return Poll::Ready(Ok(res)),
+                        (Some(one), None, _) => one,
+                        (Some(a), Some(b), c) => Box::pin(async move {
                             a.await;
                             b.await;
+                            if let Some(c) = c {
+                                c.await;
+                            }
                         }),
                     };
                     Kind::Observing {
@@ -681,6 +697,7 @@ where
         decision,
         identity,
         assessment,
+        after,
     } = evaluation;
     let monitor = meta.policy.mode() == Mode::Monitor;
     let tag = (decision != Decision::Allow)
@@ -715,7 +732,13 @@ where
             tag.echo(&mut res);
         }
         finish.decorate(&mut res);
-        return Kind::Respond { res: Some(res) };
+        return match after {
+            Some(fut) => Kind::Observing {
+                fut,
+                res: Some(res),
+            },
+            None => Kind::Respond { res: Some(res) },
+        };
     }
     let sink_watch = SinkWatch::new(
         meta.inputs,
@@ -742,6 +765,7 @@ where
             .or(meta.pre),
         finish: Some(finish),
         sink_watch,
+        after,
     }
 }
 

@@ -597,6 +597,7 @@ where
                 decision,
                 identity: ctx.identity,
                 assessment: ctx.assessment,
+                after: None,
             }
         });
         let clone = self.inner.clone();
